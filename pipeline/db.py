@@ -1,0 +1,76 @@
+"""Postgres: connections, the embedded server used when no URL is configured, and migrations."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+from yoyo import get_backend, read_migrations
+
+from pipeline.config import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
+MIGRATION_LOCK_KEY = 0x66656564  # "feed": one advisory lock serialises every migrating process
+
+psycopg2.extras.register_default_jsonb(globally=True)
+
+
+def embedded_database_url(home: Path) -> str:
+    """Start (or join) the embedded PostgreSQL server whose data lives in `home/pg`.
+
+    pgserver shares one server between the processes that use the same folder and stops it when the
+    last of them exits, so a CLI run, a test session and a second worker can all point at it."""
+    import pgserver
+
+    pgdata = home / "pg"
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    return server.get_uri()
+
+
+def resolve_database_url(settings: Settings) -> str:
+    return settings.database_url or embedded_database_url(settings.home)
+
+
+def connect(database_url: str) -> psycopg2.extensions.connection:
+    conn = psycopg2.connect(database_url)
+    with conn.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+    return conn
+
+
+@contextmanager
+def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor whose work is committed together, or rolled back on any error."""
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def migrate(database_url: str) -> list[str]:
+    """Apply the migrations in sql/ that this database lacks, each exactly once; returns their ids.
+
+    A session-level advisory lock makes concurrent migrators wait for each other, so the second
+    process finds nothing left to apply instead of racing on the same DDL."""
+    lock_conn = connect(database_url)
+    try:
+        with lock_conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        backend = get_backend(database_url)
+        try:
+            pending = backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))
+            with backend.lock():
+                backend.apply_migrations(pending)
+            return [m.id for m in pending]
+        finally:
+            backend.connection.close()
+    finally:
+        lock_conn.close()

@@ -1,0 +1,68 @@
+"""Real services for the tests: an embedded Postgres, a moto S3 server over HTTP, a local web server."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Iterator
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from pipeline import db
+
+DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh embedded PostgreSQL for the test session, migrated to the latest schema."""
+    url = db.embedded_database_url(tmp_path_factory.mktemp("feedpipe-home"))
+    db.migrate(url)
+    return url
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator:
+    """A connection to an empty database; every data table is emptied after the test."""
+    connection = db.connect(database_url)
+    yield connection
+    connection.rollback()
+    with connection.cursor() as cur:
+        cur.execute(f"TRUNCATE {DATA_TABLES} RESTART IDENTITY CASCADE")
+    connection.commit()
+    connection.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on a free loopback port; boto3 talks to it over real HTTP."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """An empty bucket of its own for each test, with dummy credentials in the environment."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    name = "test-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def feedpipe_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
