@@ -35,6 +35,9 @@ class FeedFetch:
     entries_new: int = 0
     error: str | None = None
     raw_archive_key: str | None = None
+    outcome: str | None = None  # new, unchanged, not_modified, failed, deferred, gone
+    conditional: bool = False
+    problem: str | None = None
 
 
 def start_run(cur) -> int:
@@ -53,27 +56,15 @@ def finish_run(cur, run_id: int, counters: dict[str, int], error: str | None = N
 
 
 def record_feed_fetch(cur, fetch: FeedFetch) -> None:
-    """Log one poll attempt and update the feed's health columns."""
+    """Log one poll attempt; the feed's own state is written by the caller (see pipeline.feeds.update_feed)."""
     cur.execute(
         """INSERT INTO feed_fetches (feed_id, run_id, url, started_at, finished_at, http_status, bytes,
-                                     entries_seen, entries_new, error, raw_archive_key)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                     entries_seen, entries_new, error, raw_archive_key, outcome, conditional, problem)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (fetch.feed_id, fetch.run_id, fetch.url, fetch.started_at, fetch.finished_at, fetch.http_status,
-         fetch.bytes, fetch.entries_seen, fetch.entries_new, fetch.error, fetch.raw_archive_key),
+         fetch.bytes, fetch.entries_seen, fetch.entries_new, fetch.error, fetch.raw_archive_key, fetch.outcome,
+         fetch.conditional, fetch.problem),
     )
-    if fetch.error is None:
-        cur.execute(
-            """UPDATE feeds SET last_polled_at = %s, last_success_at = %s, consecutive_failures = 0
-               WHERE id = %s""",
-            (fetch.started_at, fetch.finished_at, fetch.feed_id),
-        )
-    else:
-        cur.execute(
-            """UPDATE feeds SET last_polled_at = %s, last_error = %s, last_error_at = %s,
-                                consecutive_failures = consecutive_failures + 1
-               WHERE id = %s""",
-            (fetch.started_at, fetch.error, fetch.finished_at, fetch.feed_id),
-        )
 
 
 def set_feed_title(cur, feed_id: int, title: str | None) -> None:

@@ -11,7 +11,7 @@ from moto.server import ThreadedMotoServer
 
 from pipeline import db
 
-DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs"
+DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs, fetch_domains"
 
 
 @pytest.fixture(scope="session")
