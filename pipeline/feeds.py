@@ -19,6 +19,9 @@ import defusedxml.ElementTree
 import lxml.html
 import yaml
 
+from pipeline.crawler import Crawler, PollRequest
+from pipeline.parse import FeedParseError, parse_feed
+
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
               "application/rdf+xml", "text/xml", "application/xml"}
 DOMAIN_LOCK_SPACE = 0x706F6C6C  # "poll": advisory locks (space, hashtext(domain)) lease a domain to one worker
@@ -325,3 +328,33 @@ def record_next_requests(cur, domains: list[str], delay_seconds: float) -> None:
            ON CONFLICT (domain) DO UPDATE SET next_request_at = EXCLUDED.next_request_at, updated_at = now()""",
         (delay_seconds, domains),
     )
+
+
+# -- adding one feed ------------------------------------------------------------------------------------
+
+class FeedDiscoveryError(ValueError):
+    """A URL that is neither a feed nor a page announcing one."""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    feed_url: str
+    announced: list[str]  # every feed the page announced (empty when the URL was a feed itself)
+
+
+def discover_feed(crawler: Crawler, url: str) -> Discovery:
+    """The URL itself when it serves a readable feed, else the first feed its page announces."""
+    result = crawler.poll(PollRequest(url)).result()
+    if result.error is not None:
+        raise FeedDiscoveryError(f"cannot fetch {url}: {result.error}")
+    page = result.fetched.response
+    if page.status != 200:
+        raise FeedDiscoveryError(f"{url} answered HTTP {page.status} {page.reason}".strip())
+    try:
+        parse_feed(page.body, page.url)
+        return Discovery(url, [])
+    except FeedParseError:
+        announced = discover_feed_links(page.body, page.url)
+    if not announced:
+        raise FeedDiscoveryError(f"{url} is not a feed and announces none with <link rel=\"alternate\">")
+    return Discovery(announced[0], announced)
