@@ -190,7 +190,8 @@ class FeedPoll:
         if not self.request.etag and not self.request.last_modified:
             self.changes["last_audit_at"] = self.now
         etag = _header(response, "etag")
-        if etag and etag == self.feed.etag and self.feed.body_sha256 and digest != self.feed.body_sha256:
+        repeated_etag = etag and etag == self.feed.etag and digest != self.feed.body_sha256
+        if repeated_etag and self.feed.body_sha256 and "conditional_get" not in self.changes:
             self._distrust_validators(f"repeated ETag {etag} for a changed body ({self.now:%Y-%m-%d %H:%M} UTC)")
         self._keep_validators(response, replace_missing=True)
         if digest == self.feed.body_sha256:
