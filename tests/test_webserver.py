@@ -18,7 +18,7 @@ def test_a_route_answers_with_its_body_status_and_headers_and_the_request_is_rec
     response = httpx.get(web.url("/feed.xml?page=1"), headers={"User-Agent": "feedpipe-test"})
 
     assert (response.status_code, response.content, response.headers["X-Feed"]) == (203, b"<rss/>", "yes")
-    assert response.headers["Content-Type"] == "application/xml"
+    assert response.headers["Content-Type"] == "text/xml"
     [request] = web.requests
     assert (request.method, request.path, request.host) == ("GET", "/feed.xml?page=1", "127.0.0.1")
     assert request.headers["User-Agent"] == "feedpipe-test"
