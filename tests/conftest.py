@@ -67,3 +67,12 @@ def feedpipe_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     return home
+
+
+@pytest.fixture
+def web() -> Iterator["WebServer"]:
+    """A programmable HTTP/1.1 server on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (one port); see tests/webserver.py."""
+    from tests.webserver import WebServer
+
+    with WebServer() as server:
+        yield server
