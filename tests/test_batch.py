@@ -179,9 +179,8 @@ def test_private_addresses_are_refused_unless_allowed(city_post, conn, database_
         assert "non-public address" in cur.fetchone()[0]
 
 
-def test_cli_run_needs_nothing_but_an_empty_home(city_post, tmp_path):
-    home = tmp_path / "empty-home"
-    home.mkdir()
+def test_cli_run_needs_nothing_but_an_empty_home(city_post, tmp_path, postgres_home):
+    home = postgres_home()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPIPE_")} | {"FEEDPIPE_HOME": str(home)}
     feedpipe = Path(sys.executable).with_name("feedpipe")
     command = [str(feedpipe), "run", "--feeds", str(feed_list(tmp_path, city_post.url("/city/rss.xml"))),
