@@ -138,11 +138,10 @@ def serve_sample(seed_path: Path | None = DEFAULT_SEED_PATH) -> Iterator[SampleS
     The seed story is included when `seed_path` names a file that exists; None leaves it out.
     """
     seed_text = seed_path.read_text(encoding="utf-8") if seed_path is not None and seed_path.is_file() else None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SampleRequestHandler)
-    server.daemon_threads = True
+    server = _SampleServer(("127.0.0.1", 0), _SampleRequestHandler)
     base_url = f"http://127.0.0.1:{server.server_address[1]}"
     sample = build_sample(base_url, seed_text)
-    server.documents = sample.documents  # type: ignore[attr-defined]
+    server.documents = sample.documents
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
@@ -369,11 +368,17 @@ def _feed_item(feed_format: str, page: Page, base_url: str) -> str:
     raise ValueError(f"unknown feed format {feed_format!r}")
 
 
+class _SampleServer(ThreadingHTTPServer):
+    daemon_threads = True
+    documents: dict[str, Document]  # set once the base URL, hence the port, is known
+
+
 class _SampleRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    server: _SampleServer
 
     def do_GET(self) -> None:
-        document = self.server.documents.get(self.path.split("?", 1)[0])  # type: ignore[attr-defined]
+        document = self.server.documents.get(self.path.split("?", 1)[0])
         if document is None:
             document = Document(b"not found\n", "text/plain; charset=utf-8")
             self.send_response(404)
