@@ -140,7 +140,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         reason = None if self.allow_private_addresses else forbidden_address_reason(address)
         if reason:
             raise FetchError(
-                f"refused {host}: resolves to {reason} address {address} "
+                f"refused {host}: resolves to non-public address {address} ({reason}) "
                 "(use --allow-private-addresses for local servers)",
                 kind="refused",
             )
@@ -305,7 +305,7 @@ class Fetcher:
         except httpcore.TimeoutException as error:
             raise FetchError(f"{type(error).__name__} fetching {url}", kind="timeout") from error
         except httpcore.ConnectError as error:
-            raise FetchError(f"cannot connect to {url}: {error}", kind="connect") from error
+            raise FetchError(f"{type(error).__name__}: cannot connect to {url}: {error}", kind="connect") from error
         except (httpcore.ProtocolError, httpcore.NetworkError, httpcore.UnsupportedProtocol) as error:
             raise FetchError(f"{type(error).__name__} fetching {url}: {error}", kind="protocol") from error
         return response.status, None, RawResponse(
