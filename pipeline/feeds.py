@@ -216,14 +216,13 @@ def feed_specs(cur) -> list[FeedSpec]:
     return [FeedSpec(*row) for row in cur.fetchall()]
 
 
-def update_feed(cur, feed_id: int, changes: dict[str, object]) -> None:
-    """Write polling-state columns of one feed."""
+def update_feed_statement(cur, feed_id: int, changes: dict[str, object]) -> bytes:
+    """The UPDATE that writes polling-state columns of one feed."""
     unknown = set(changes) - STATE_COLUMNS
-    if unknown:
-        raise ValueError(f"not feed state columns: {sorted(unknown)}")
-    if changes:
-        assignments = ", ".join(f"{column} = %({column})s" for column in changes)
-        cur.execute(f"UPDATE feeds SET {assignments} WHERE id = %(feed_id)s", {**changes, "feed_id": feed_id})
+    if unknown or not changes:
+        raise ValueError(f"not feed state columns: {sorted(unknown) or 'none given'}")
+    assignments = ", ".join(f"{column} = %({column})s" for column in changes)
+    return cur.mogrify(f"UPDATE feeds SET {assignments} WHERE id = %(feed_id)s", {**changes, "feed_id": feed_id})
 
 
 def set_enabled(cur, feed_id: int, enabled: bool, reason: str | None = None) -> None:

@@ -249,21 +249,16 @@ class Fetcher:
     async def get(self, url: str, max_bytes: int, headers: Iterable[tuple[str, str]] = ()) -> Fetched:
         """GET `url`, following up to policy.max_redirects redirects; any final status is returned.
 
-        Transport failures, refused addresses, oversize bodies and redirect loops raise FetchError."""
-        try:
-            async with asyncio.timeout(self.policy.total_timeout):
-                return await self._follow(url, max_bytes, list(headers))
-        except TimeoutError as error:
-            raise FetchError(f"gave up on {url} after {self.policy.total_timeout:g} s", kind="timeout") from error
-
-    async def _follow(self, url: str, max_bytes: int, extra_headers: list[tuple[str, str]]) -> Fetched:
+        Transport failures, refused addresses, oversize bodies and redirect loops raise FetchError.
+        The total timeout bounds each hop from the moment its politeness slot is granted."""
+        extra_headers = list(headers)
         hops: list[RedirectHop] = []
         current = url
         seen = {url}
         while True:
             require_http_url(current)
             async with self.slot(current):
-                status, location, response = await self._get_once(current, max_bytes, extra_headers)
+                status, location, response = await self._get_within_total_timeout(current, max_bytes, extra_headers)
             if response is not None:
                 return Fetched(response, tuple(hops))
             target = urljoin(current, location)
@@ -274,6 +269,13 @@ class Fetcher:
                 raise FetchError(f"more than {self.policy.max_redirects} redirects from {url}", kind="redirects")
             seen.add(target)
             current = target
+
+    async def _get_within_total_timeout(self, url: str, max_bytes: int, extra: list[tuple[str, str]]):
+        try:
+            async with asyncio.timeout(self.policy.total_timeout):
+                return await self._get_once(url, max_bytes, extra)
+        except TimeoutError as error:
+            raise FetchError(f"gave up on {url} after {self.policy.total_timeout:g} s", kind="timeout") from error
 
     def _request_headers(self, url: str, extra: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
         host = urlsplit(url).netloc.rsplit("@", 1)[-1]  # as written: brackets and port kept, no userinfo

@@ -55,9 +55,9 @@ def finish_run(cur, run_id: int, counters: dict[str, int], error: str | None = N
     )
 
 
-def record_feed_fetch(cur, fetch: FeedFetch) -> None:
-    """Log one poll attempt; the feed's own state is written by the caller (see pipeline.feeds.update_feed)."""
-    cur.execute(
+def feed_fetch_statement(cur, fetch: FeedFetch) -> bytes:
+    """The INSERT that logs one poll attempt, ready to be sent together with the feed's state update."""
+    return cur.mogrify(
         """INSERT INTO feed_fetches (feed_id, run_id, url, started_at, finished_at, http_status, bytes,
                                      entries_seen, entries_new, error, raw_archive_key, outcome, conditional, problem)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
@@ -74,16 +74,16 @@ def set_feed_title(cur, feed_id: int, title: str | None) -> None:
 
 def record_entries(cur, feed_id: int, entries: list[FeedEntry]) -> int:
     """Insert the entries this feed had not shown before; returns how many were new."""
-    new = 0
-    for entry in entries:
-        cur.execute(
-            """INSERT INTO entries (feed_id, guid, link, title, summary, content, published_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (feed_id, guid) DO NOTHING""",
-            (feed_id, entry.guid, entry.link, entry.title, entry.summary, entry.content, entry.published_at),
-        )
-        new += cur.rowcount
-    return new
+    if not entries:
+        return 0
+    columns = list(zip(*[(e.guid, e.link, e.title, e.summary, e.content, e.published_at) for e in entries]))
+    cur.execute(
+        """INSERT INTO entries (feed_id, guid, link, title, summary, content, published_at)
+           SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+           ON CONFLICT (feed_id, guid) DO NOTHING""",
+        (feed_id, *[list(column) for column in columns]),
+    )
+    return cur.rowcount
 
 
 def claim_pending_entry(cur, not_tried_since: datetime) -> PendingEntry | None:

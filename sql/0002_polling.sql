@@ -30,3 +30,6 @@ CREATE TABLE fetch_domains (
     next_request_at timestamptz,  -- the earliest next request under the per-domain delay, across workers
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
+
+-- Entry identity checks look entries up by link within a feed (unstable GUIDs, link-keyed feeds).
+CREATE INDEX entries_feed_link ON entries (feed_id, link);
