@@ -236,15 +236,27 @@ class Fetcher:
     def __init__(self, policy: FetchPolicy, max_connections: int = 100, slot: SlotFactory | None = None) -> None:
         self.policy = policy
         self.slot = slot or _no_limit
-        self.pool = httpcore.AsyncConnectionPool(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=5.0,
-            network_backend=GuardedNetworkBackend(policy.allow_private_addresses, policy.connect_timeout),
-        )
+        self.max_connections = max_connections
+        self.backend = GuardedNetworkBackend(policy.allow_private_addresses, policy.connect_timeout)
+        self.pools: dict[str, httpcore.AsyncConnectionPool] = {}
+
+    def _pool(self, url: str) -> httpcore.AsyncConnectionPool:
+        """One small pool per origin: httpcore's pool scans all its connections for every request, which
+        costs quadratic time when one pool holds hundreds of hosts' connections."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        pool = self.pools.get(origin)
+        if pool is None:
+            pool = self.pools[origin] = httpcore.AsyncConnectionPool(
+                max_connections=self.max_connections,
+                keepalive_expiry=5.0,
+                network_backend=self.backend,
+            )
+        return pool
 
     async def aclose(self) -> None:
-        await self.pool.aclose()
+        for pool in self.pools.values():
+            await pool.aclose()
 
     async def get(self, url: str, max_bytes: int, headers: Iterable[tuple[str, str]] = ()) -> Fetched:
         """GET `url`, following up to policy.max_redirects redirects; any final status is returned.
@@ -289,20 +301,19 @@ class Fetcher:
         timeouts = {"connect": self.policy.connect_timeout, "read": self.policy.read_timeout,
                     "write": self.policy.read_timeout, "pool": self.policy.total_timeout}
         try:
-            async with self.pool.stream(
+            async with self._pool(url).stream(
                 "GET", url, headers=self._request_headers(url, extra), extensions={"timeout": timeouts}
             ) as response:
                 headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
-                location = _header(headers, "location")
-                if response.status in REDIRECT_STATUSES and location:
-                    return response.status, location, None
                 declared = _header(headers, "content-length")
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise BodyTooLarge(max_bytes)
                 body = LimitedBody(_header(headers, "content-encoding") or "", max_bytes)
-                if response.status != 304:
-                    async for chunk in response.aiter_stream():
-                        body.feed(chunk)
+                async for chunk in response.aiter_stream():  # to the end, even when empty: the connection is reused
+                    body.feed(chunk)
+                location = _header(headers, "location")
+                if response.status in REDIRECT_STATUSES and location:
+                    return response.status, location, None
                 reason = response.extensions.get("reason_phrase", b"").decode("latin-1")
         except httpcore.TimeoutException as error:
             raise FetchError(f"{type(error).__name__} fetching {url}", kind="timeout") from error
