@@ -106,20 +106,25 @@ def _as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future
 
 
 def _record_batch(ctx: PollContext, answers: list[tuple[Feed, PollRequest, datetime, PollResult]]) -> None:
-    """Record answers in one transaction; each feed's work sits in savepoint `poll`, which FeedPoll releases
-    and sets again with its final write, so a 304 costs one round trip to Postgres."""
+    """Record answers in one transaction. Each feed's final writes (its state and its feed_fetches row) are
+    sent together for the whole batch in one round trip; a feed that reads or writes entries does so inside
+    savepoint `poll`, so its failure is recorded without losing the others."""
     with db.transaction(ctx.conn) as cur:
         for hold in ctx.crawler.take_new_holds():
             record_domain_hold(cur, hold.domain, hold.until, hold.reason)
-        cur.execute("SAVEPOINT poll")
+        writes: list[bytes] = []
         for feed, request, started_at, result in answers:
             ctx.counts.polled += 1
+            poll = FeedPoll(ctx, cur, feed, request, started_at, writes)
             try:
-                FeedPoll(ctx, cur, feed, request, started_at).record(result)
+                poll.record(result)
             except Exception as error:  # one feed's bad answer must not lose the others' records
                 log.exception("recording the poll of %s failed", feed.url)
-                cur.execute("ROLLBACK TO SAVEPOINT poll")
-                FeedPoll(ctx, cur, feed, request, started_at).fail(f"{type(error).__name__}: {error}", weight=1.0)
+                if poll.in_savepoint:
+                    cur.execute("ROLLBACK TO SAVEPOINT poll")
+                FeedPoll(ctx, cur, feed, request, started_at, writes).fail(f"{type(error).__name__}: {error}", 1.0)
+        if writes:
+            cur.execute(b"; ".join(writes))
 
 
 def body_sha256(body: bytes) -> str:
@@ -136,8 +141,11 @@ def _header(response: RawResponse, name: str) -> str | None:
 class FeedPoll:
     """What one answer means for one feed, written as a feed_fetches row and the feed's new state."""
 
-    def __init__(self, ctx: PollContext, cur, feed: Feed, request: PollRequest, started_at: datetime) -> None:
-        self.ctx, self.cur, self.feed, self.request, self.started_at = ctx, cur, feed, request, started_at
+    def __init__(self, ctx: PollContext, cur, feed: Feed, request: PollRequest, started_at: datetime,
+                 writes: list[bytes]) -> None:
+        self.ctx, self._cur, self.feed, self.request, self.started_at = ctx, cur, feed, request, started_at
+        self.writes = writes
+        self.in_savepoint = False
         self.now = datetime.now(timezone.utc)
         self.changes: dict[str, object] = {"last_polled_at": started_at}
         self.log = dict(http_status=None, bytes=0, archive_key=None, problem=None)
@@ -249,12 +257,18 @@ class FeedPoll:
             entries_new=new, error=error, raw_archive_key=self.log["archive_key"], outcome=outcome,
             conditional=bool(self.request.etag or self.request.last_modified), problem=self.log["problem"],
         )
-        self.cur.execute(b"; ".join([
-            update_feed_statement(self.cur, self.feed.id, self.changes),
-            store.feed_fetch_statement(self.cur, fetch),
-            b"RELEASE SAVEPOINT poll",
-            b"SAVEPOINT poll",
-        ]))
+        self.writes.append(update_feed_statement(self._cur, self.feed.id, self.changes))
+        self.writes.append(store.feed_fetch_statement(self._cur, fetch))
+        if self.in_savepoint:
+            self._cur.execute("RELEASE SAVEPOINT poll")
+
+    @property
+    def cur(self):
+        """The cursor, inside savepoint `poll` from the first statement this feed sends on."""
+        if not self.in_savepoint:
+            self._cur.execute("SAVEPOINT poll")
+            self.in_savepoint = True
+        return self._cur
 
     # -- pieces --------------------------------------------------------------------------------------
 
