@@ -1,21 +1,20 @@
 """Run: one batch, composed from the stages. The CLI and the Airflow DAGs call these functions."""
 from __future__ import annotations
 
-import gzip
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 import lxml.html
 
 from pipeline import db, dedupe, store
 from pipeline.archive import Archive, RawResponse, archive_response, open_archive
-from pipeline.clean import clean_page
+from pipeline.clean import RuleSet, clean_page, load_rules
 from pipeline.config import Settings
-from pipeline.extract import ExtractedPage, extract_html, extract_text
+from pipeline.extract import ExtractedPage, extract_html, extract_text, read_document
 from pipeline.feeds import Feed, enabled_feeds, load_feed_list, register_feeds
 from pipeline.fetch import FetchError, FetchPolicy, fetch
 from pipeline.normalize import Article, normalize_article
@@ -74,30 +73,33 @@ def open_pipeline(settings: Settings) -> Iterator[Pipeline]:
         conn.close()
 
 
-def looks_like_html(body: bytes) -> bool:
-    head = body[:2048].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head or b"<p>" in head
-
-
 def article_from_document(
     body: bytes,
     url: str | None,
     *,
     fallback_published: datetime | None = None,
     fallback_html: str | None = None,
+    rules: RuleSet | None = None,
+    learned: Collection[str] = frozenset(),
 ) -> Article:
     """Extract, clean and normalize one document (HTML or plain text, gzipped or not).
 
-    When the page yields no text, the feed's own content (`fallback_html`) stands in for it."""
-    if body[:2] == b"\x1f\x8b":
-        body = gzip.decompress(body)
-    if looks_like_html(body):
-        page = extract_html(body, url)
-    else:
-        page = extract_text(body.decode("utf-8", errors="replace"))
+    The batch and `feedpipe extract` both come through here. When the page yields no text, the
+    feed's own content (`fallback_html`) stands in for it. `learned` holds the publisher's learned
+    boilerplate lines (pipeline.learned.learned_lines)."""
+    rules = rules or load_rules()
+    page = ExtractedPage(title=None, paragraphs=[])
+    if body.strip():
+        document = read_document(body)
+        if document.is_html:
+            publisher_rules = rules.for_url(url)
+            page = extract_html(document.text, url, publisher_rules.drop_selectors if publisher_rules else ())
+        else:
+            page = extract_text(document.text)
     if not page.paragraphs and fallback_html:
         page.paragraphs = paragraphs_of_fragment(fallback_html)
-    return normalize_article(clean_page(page), url, fallback_published)
+    cleaned = clean_page(page, url=url, rules=rules, learned=learned)
+    return normalize_article(cleaned, url, fallback_published, publisher=rules.publisher_domain(url))
 
 
 def paragraphs_of_fragment(fragment: str) -> list[str]:
