@@ -41,6 +41,13 @@ NOT_A_PLACE = {
     "key points", "related", "source", "sources", "by", "and", "but", "so", "yes", "no",
 }
 
+# Words that show a "Label:" opening a paragraph is not a place ("FANDUEL SPORTSBOOK LINE:", "From WECT News:").
+NOT_IN_A_PLACE_NAME = {
+    "from", "by", "via", "the", "on", "in", "at", "for", "to", "with", "and", "what", "why", "how", "when", "who",
+    "where", "this", "here", "my", "our", "your", "line", "news", "report", "update", "live", "claim", "facts",
+    "assessment", "odds", "score", "result", "results", "editor", "editor's", "said", "says",
+}
+
 # Known boilerplate strings: what `make eval` counts as left behind, and what the `publisher_quality`
 # view looks for in stored bodies (sql/0003_cleaning.sql seeds the same list into `boilerplate_markers`).
 KNOWN_BOILERPLATE = (
@@ -123,7 +130,8 @@ LINE_RULES = (
                           r"(?:min|mins|minutes?)\b.*|\d+(?:\s*-\s*\d+)?\s*(?:min|mins|minutes?)\.? read)$", 80),
     _rule("timestamp_line", r"^(?:last )?(?:updated|published|first published|posted)(?: on)?\s*:?\s*[^.]*\d{4}[^.]*$", 80),
     _rule("related_link", r"^(?:also read|read also|read more|more|see also|related|related (?:article|story|stories|news)"
-                          r"|must read|recommended|don'?t miss|further reading|also see|read next|up next)"
+                          r"|must read|recommended|don'?t miss|further reading|also see|read next|up next"
+                          r"|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|leer más|lee también|leggi anche)"
                           r"\s*[:|>»\-–—]\s*\S", 300),
     _rule("call_to_action", r"^(?:click|tap) here\b|^follow (?:us|\w+(?:\.com)?) on\b|^(?:like|follow) us\b"
                             r"|^(?:join|follow) (?:our|us on|the) (?:\w+ )?(?:whatsapp|telegram)"
@@ -179,13 +187,13 @@ PLACE_WORD = r"[A-Z][\w'.\-]*"
 PLACE = rf"{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,3}}(?:,\s*{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}})?"
 CAPS_PLACE = r"[A-Z][A-Z'.\-]+(?:\s+[A-Z][A-Z'.\-]+){0,3}(?:,\s*[A-Z][\w.]+(?:\s+[A-Z][\w.]+){0,2})?"
 DATELINE_WITH_AGENCY = re.compile(
-    rf"^(?:(?P<place>{PLACE})(?:,\s*{DATE})?|{DATE})?\s*\((?P<agency>{WIRE_SYMBOLS})\)\s*[-–—:]+\s*(?=\S)"
+    rf"^(?:(?P<place>{PLACE})(?:,\s*{DATE})?|{DATE})?\s*\((?P<agency>{WIRE_SYMBOLS})\)\s*[-–—:]*\s*(?=\S)"
 )
 DATELINE_CAPS = re.compile(rf"^(?P<place>{CAPS_PLACE})(?:,\s*{DATE})?\s*[:\-–—]+\s+(?=\S)")
 DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}):\s+(?=[A-Z\"“])")
 DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$")
 DATELINE_SEARCH_DEPTH = 8
-MIN_REPEAT_WORDS = 6
+MIN_REPEAT_WORDS = 10
 # A learnable line is short and not speech: boilerplate is a label, a prompt or a credit.
 LEARNABLE_MAX_CHARS = 160
 
@@ -441,7 +449,8 @@ def _dateline_prefix(key: str) -> re.Match[str] | None:
 
 
 def _is_place(place: str) -> bool:
-    return place.casefold() not in NOT_A_PLACE and not place.isdigit()
+    words = re.findall(r"[\w'.]+", place.casefold())
+    return place.casefold() not in NOT_A_PLACE and not NOT_IN_A_PLACE_NAME.intersection(words)
 
 
 def _dateline_removals(paragraphs: list[_Paragraph]) -> list[Removal]:
