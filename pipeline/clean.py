@@ -126,8 +126,10 @@ WIRE_SYMBOLS = r"Reuters|AP|AFP|PTI|IANS|ANI|Bloomberg|dpa|UNI|Xinhua|EFE|ANSA|K
 
 LINE_RULES = (
     _rule("ad_marker", rf"^[\[(]?(?:{AD_WORDS})[\])]?[\s.:…-]*$"),
-    _rule("reading_time", r"^(?:(?:estimated )?read(?:ing)? time\s*[:\-]?\s*(?:less than |about )?\d+(?:\s*-\s*\d+)?\s*"
-                          r"(?:min|mins|minutes?)\b.*|\d+(?:\s*-\s*\d+)?\s*(?:min|mins|minutes?)\.? read)$", 80),
+    _rule("reading_time", r"^(?:(?:estimated )?(?:read(?:ing)? time|lesezeit|temps de lecture|tiempo de lectura)\s*[:\-]?\s*"
+                          r"(?:less than |about |ca\. )?\d+(?:\s*-\s*\d+)?\s*(?:min|mins|minutes?|minuten)\b.*"
+                          r"|\d+(?:\s*-\s*\d+)?\s*(?:min|mins|minutes?)\.? read\b.*)$", 80),
+    _rule("byline", r"^by\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*$", 80),
     _rule("timestamp_line", r"^(?:last )?(?:updated|published|first published|posted)(?: on)?\s*:?\s*[^.]*\d{4}[^.]*$", 80),
     _rule("related_link", r"^(?:also read|read also|read more|more|see also|related|related (?:article|story|stories|news)"
                           r"|must read|recommended|don'?t miss|further reading|also see|read next|up next"
@@ -194,6 +196,7 @@ DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){
 DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$")
 DATELINE_SEARCH_DEPTH = 8
 MIN_REPEAT_WORDS = 10
+MAX_TRAILING_HEADLINES = 8
 # A learnable line is short and not speech: boilerplate is a label, a prompt or a credit.
 LEARNABLE_MAX_CHARS = 160
 
@@ -329,6 +332,7 @@ def clean_page(
     findings = _Findings()
     _apply_line_rules(paragraphs, publisher, learned, findings, page.title)
     _apply_block_rules(paragraphs)
+    _drop_trailing_headlines(paragraphs)
     dateline, body_start = _take_dateline(paragraphs, findings)
     _drop_repeats(paragraphs, body_start)
     removed = [Removal(p.text, p.removed_by) for p in paragraphs if p.removed_by]
@@ -411,6 +415,25 @@ def _apply_block_rules(paragraphs: list[_Paragraph]) -> None:
             if not nxt.removed_by:
                 nxt.removed_by = rule.name
                 following += 1
+
+
+def _drop_trailing_headlines(paragraphs: list[_Paragraph]) -> None:
+    """Two to eight headline-like lines after the body's last sentence are a related-stories list
+    whose header the extractor dropped. Tables, addresses and longer lists are left alone."""
+    trailing = []
+    for paragraph in reversed(paragraphs):
+        if paragraph.removed_by:
+            continue
+        if not _is_related_headline(paragraph.key):
+            break
+        trailing.append(paragraph)
+    if 2 <= len(trailing) <= MAX_TRAILING_HEADLINES:
+        for paragraph in trailing:
+            paragraph.removed_by = "trailing_headlines"
+
+
+def _is_related_headline(key: str) -> bool:
+    return _is_headline_like(key) and len(key.split()) >= 4 and not re.search(r"[|:/@#_]|https?", key)
 
 
 def _take_dateline(paragraphs: list[_Paragraph], findings: _Findings) -> tuple[str | None, int]:
