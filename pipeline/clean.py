@@ -198,7 +198,7 @@ DATELINE_SEARCH_DEPTH = 8
 MIN_REPEAT_WORDS = 10
 MAX_TRAILING_HEADLINES = 8
 # A learnable line is short and not speech: boilerplate is a label, a prompt or a credit.
-LEARNABLE_MAX_CHARS = 160
+LEARNABLE_MAX_CHARS = 120
 
 
 class RulesError(ValueError):
@@ -377,10 +377,11 @@ def _apply_line_rules(
             paragraph.removed_by = "agency_credit"
         elif REPORTING_CREDIT.match(key) and len(key) <= 400:
             paragraph.removed_by = "agency_credit"
-        elif rule := next((r for r in (*LINE_RULES, INLINE_VIDEO, *publisher_rules) if r.matches(key)), None):
+        elif rule := next((r for r in (*publisher_rules, *LINE_RULES, INLINE_VIDEO) if r.matches(key)), None):
             paragraph.removed_by = rule.name
             if rule.name == "copyright_line" and (match := COPYRIGHT_AGENCY.search(key)):
                 findings.agency = findings.agency or AGENCIES[match.group(0).lower()]
+                findings.wire_credit = True
         elif comparison_key(key) in learned:
             paragraph.removed_by = "learned"
         elif title_key and comparison_key(key) == title_key:

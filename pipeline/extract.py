@@ -17,6 +17,11 @@ EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
 
 HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
 PUBLISHED_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+PUBLISHED_META_XPATH = (
+    '//meta[@property="article:published_time" or @name="article:published_time" or @itemprop="datePublished"'
+    ' or @property="og:published_time"]/@content'
+)
+JSON_LD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
 
 
 class UnreadableDocument(ValueError):
@@ -96,7 +101,17 @@ def page_canonical_url(tree: HtmlElement, url: str | None) -> str | None:
 
 
 def page_published(tree: HtmlElement) -> str | None:
-    """The publication time in the page's metadata (not guessed from its text), ISO 8601."""
+    """The publication time in the page's metadata (not guessed from its text), ISO 8601.
+
+    The article's own time tags come first, since they carry the time of day and zone; htmldate's
+    metadata search (no guessing from the text) covers the rest."""
+    for value in tree.xpath(PUBLISHED_META_XPATH):
+        if value.strip():
+            return value.strip()
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+        match = JSON_LD_PUBLISHED.search(script)
+        if match:
+            return match.group(1)
     return htmldate.find_date(tree, outputformat=PUBLISHED_FORMAT, original_date=True, extensive_search=False)
 
 
