@@ -219,17 +219,18 @@ class RuleSet:
     version: str
     publishers: dict[str, PublisherRules]
 
-    def publisher_domain(self, url: str | None) -> str | None:
-        """The publisher an address belongs to: its host without "www.", "m." or "amp."."""
-        host = (urlsplit(url).hostname or "") if url else ""
-        host = re.sub(r"^(?:www\d*|m|amp|mobile)\.", "", host.lower())
-        return host or None
-
     def for_url(self, url: str | None) -> PublisherRules | None:
-        host = self.publisher_domain(url)
+        host = publisher_domain(url)
         if host is None:
             return None
         return next((r for d, r in self.publishers.items() if host == d or host.endswith("." + d)), None)
+
+
+def publisher_domain(url: str | None) -> str | None:
+    """The publisher an address belongs to: its host without "www.", "m." or "amp."."""
+    host = (urlsplit(url).hostname or "") if url else ""
+    host = re.sub(r"^(?:www\d*|m|amp|mobile)\.", "", host.lower())
+    return host or None
 
 
 def load_rules(path: Path = PUBLISHER_RULES_FILE) -> RuleSet:
@@ -344,7 +345,7 @@ def clean_page(
         page=page,
         paragraphs=[p.text for p in kept if line_key(p.text)],
         dateline=dateline,
-        syndication=_syndication(findings, publisher_domain=rules.publisher_domain(url)),
+        syndication=_syndication(findings, publisher_domain=publisher_domain(url)),
         removed=removed,
         rules_version=rules.version,
         learnable_lines=[p.text for p in paragraphs if p.removed_by in (None, "learned") and is_learnable(p.text)],

@@ -12,11 +12,12 @@ import lxml.html
 
 from pipeline import db, dedupe, store
 from pipeline.archive import Archive, RawResponse, archive_response, open_archive
-from pipeline.clean import RuleSet, clean_page, load_rules
+from pipeline.clean import RuleSet, clean_page, load_rules, publisher_domain
 from pipeline.config import Settings
 from pipeline.extract import ExtractedPage, extract_html, extract_text, read_document
 from pipeline.feeds import Feed, enabled_feeds, load_feed_list, register_feeds
 from pipeline.fetch import FetchError, FetchPolicy, fetch
+from pipeline.learned import learned_lines, record_article_lines
 from pipeline.normalize import Article, normalize_article
 from pipeline.parse import FeedParseError, parse_feed
 
@@ -99,7 +100,7 @@ def article_from_document(
     if not page.paragraphs and fallback_html:
         page.paragraphs = paragraphs_of_fragment(fallback_html)
     cleaned = clean_page(page, url=url, rules=rules, learned=learned)
-    return normalize_article(cleaned, url, fallback_published, publisher=rules.publisher_domain(url))
+    return normalize_article(cleaned, url, fallback_published, publisher=publisher_domain(url))
 
 
 def paragraphs_of_fragment(fragment: str) -> list[str]:
@@ -199,19 +200,22 @@ def _load_article(pipe: Pipeline, cur, entry: store.PendingEntry, summary: RunSu
     response = fetch(entry.link, pipe.policy)
     archive_key = _archive(pipe, "pages", response, summary)
     feed_text = entry.content or entry.summary
+    learned = learned_lines(cur, publisher_domain(response.url))
     if response.status in PAGE_GONE_STATUSES and feed_text:
         article = article_from_document(
-            b"", entry.link, fallback_published=entry.published_at, fallback_html=feed_text
+            b"", entry.link, fallback_published=entry.published_at, fallback_html=feed_text, learned=learned
         )
     elif response.status >= 400:
         raise FetchError(f"HTTP {response.status} {response.reason}")
     else:
         article = article_from_document(
-            response.body, response.url, fallback_published=entry.published_at, fallback_html=feed_text
+            response.body, response.url, fallback_published=entry.published_at, fallback_html=feed_text,
+            learned=learned,
         )
     if not article.paragraphs:
         raise NoArticleText("no article text in the page or the feed entry")
     article_id, added = store.upsert_article(cur, article, entry, response.fetched_at, archive_key)
+    record_article_lines(cur, article.publisher, article_id, article.learnable_lines)
     dedupe.assign_story(cur, article_id)
     store.mark_entry_loaded(cur, entry.id, article_id)
     summary.articles_loaded += added
