@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/feedpipe demo
+	FEEDPIPE_HOME=$(CURDIR)/.feedpipe $(BIN)/feedpipe demo
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: install

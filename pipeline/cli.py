@@ -12,11 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline import db
+from pipeline import db, store
 from pipeline.config import Settings
 from pipeline.extract import UnreadableDocument
 from pipeline.normalize import Article
-from pipeline.run import RunSummary, article_from_document, run_batch
+from pipeline.run import RunSummary, article_from_document, open_pipeline, run_batch
+from pipeline.sample_site import serve_sample
 
 app = typer.Typer(help="Ingest syndicated news into Postgres.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -84,6 +85,45 @@ def db_migrate(database_url: DatabaseUrl = None, home: Home = None) -> None:
     settings = settings_from(database_url=database_url, home=home)
     applied = db.migrate(db.resolve_database_url(settings))
     console.print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+
+
+@app.command()
+def demo(
+    database_url: DatabaseUrl = None,
+    archive_url: ArchiveUrl = None,
+    s3_endpoint_url: S3Endpoint = None,
+    home: Home = None,
+) -> None:
+    """Serve the bundled sample feeds on 127.0.0.1, run a batch over them, and show what was loaded."""
+    settings = settings_from(
+        database_url=database_url, archive_url=archive_url, s3_endpoint_url=s3_endpoint_url, home=home,
+        allow_private_addresses=True,
+    )
+    with serve_sample() as site:
+        feeds_file = settings.home / "demo-feeds.yaml"
+        settings.home.mkdir(parents=True, exist_ok=True)
+        site.write_feeds_yaml(feeds_file)
+        console.print(f"serving {len(site.feeds)} sample feeds at {site.base_url}", soft_wrap=True)
+        first = run_batch(settings, feeds_file)
+        print_summary(first)
+        print_articles(settings, first.article_ids)
+        console.print("the same batch again:")
+        print_summary(run_batch(settings, feeds_file))
+    console.print(f"data: {settings.database_url or settings.home / 'pg'}; raw archive: {settings.effective_archive_url}",
+                  soft_wrap=True)
+
+
+def print_articles(settings: Settings, article_ids: list[int]) -> None:
+    with open_pipeline(settings) as pipe, pipe.conn.cursor() as cur:
+        rows = store.article_overview(cur, article_ids)
+    table = Table(title="Articles loaded", show_lines=False)
+    for column in ("story", "publisher", "headline", "words", "dateline", "wire"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        wire = row.agency or ("syndicated" if row.is_syndicated else "")
+        table.add_row(str(row.story_id), row.publisher or "", row.title or "", str(row.words or 0),
+                      row.dateline or "", wire)
+    console.print(table)
 
 
 class OutputFormat(str, Enum):

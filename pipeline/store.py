@@ -174,3 +174,27 @@ def mark_entry_loaded(cur, entry_id: int, article_id: int) -> None:
            WHERE id = %s""",
         (article_id, entry_id),
     )
+
+
+@dataclass(frozen=True)
+class ArticleOverview:
+    id: int
+    story_id: int | None
+    publisher: str | None
+    title: str | None
+    words: int
+    dateline: str | None
+    agency: str | None
+    is_syndicated: bool
+
+
+def article_overview(cur, article_ids: list[int]) -> list[ArticleOverview]:
+    """One line per article, grouped by story: what `feedpipe demo` shows."""
+    cur.execute(
+        """SELECT a.id, a.story_id, COALESCE(f.publisher, f.name), a.title,
+                  array_length(regexp_split_to_array(trim(a.body), '\\s+'), 1), a.dateline, a.agency, a.is_syndicated
+           FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
+           WHERE a.id = ANY(%s) ORDER BY a.story_id, a.published_at NULLS LAST, a.id""",
+        (article_ids,),
+    )
+    return [ArticleOverview(*row) for row in cur.fetchall()]
