@@ -25,6 +25,10 @@ test: install
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
+# Extraction quality against raw trafilatura, on ../shared/dev/fundus-eval and our own syndicated pages.
+eval: install
+	$(BIN)/python bench/eval_extract.py
+
 constraints: install
 	$(BIN)/pip freeze --exclude-editable | grep -vi '^feedpipe' > constraints.txt
 
