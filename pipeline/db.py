@@ -1,6 +1,7 @@
 """Postgres: connections, the embedded server used when no URL is configured, and migrations."""
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -23,11 +24,13 @@ def embedded_database_url(home: Path) -> str:
 
     pgserver shares one server between the processes that use the same folder and stops it when the
     last of them exits, so a CLI run, a test session and a second worker can all point at it."""
-    import pgserver
-
     pgdata = home / "pg"
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # pgserver's platformdirs, harmless
+        import pgserver
+
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
     return server.get_uri()
 
 

@@ -1,6 +1,7 @@
 """Real services for the tests: an embedded Postgres, a moto S3 server over HTTP, a local web server."""
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Iterator
@@ -56,7 +57,7 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    name = "test-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = "test-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name
 

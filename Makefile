@@ -1,0 +1,32 @@
+# feedpipe: `make demo` and `make test` work on a fresh machine with Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Versions verified together; regenerate with `make constraints` after changing dependencies.
+PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test eval bench install constraints clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e '.[test,bench]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/feedpipe demo
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+test: install
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+constraints: install
+	$(BIN)/pip freeze --exclude-editable | grep -vi '^feedpipe' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,146 @@
+"""Archive: every HTTP response fetched, kept as a gzipped WARC response record at a content-addressed key.
+
+Two backends share one small interface: an S3-compatible bucket (boto3) and a local folder. The key is
+derived from the payload's SHA-256, so archiving the same payload twice writes nothing new. Callers write
+the record before they commit the database row that names its key, so no row points at a missing object."""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlparse
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+# Headers that describe the transfer rather than the payload we keep (httpx hands us decoded bytes).
+TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+
+
+class Archive(Protocol):
+    def exists(self, key: str) -> bool: ...
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class ArchivedRecord:
+    key: str
+    bytes_written: int  # 0 when the object was already there
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """One HTTP response as received: what the archive needs to write a WARC record."""
+
+    url: str
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    fetched_at: datetime
+
+
+class LocalArchive:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(path.suffix + ".partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+
+class S3Archive:
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
+        )
+
+    def _object_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(
+            Bucket=self.bucket, Key=self._object_key(key), Body=data, ContentType="application/warc"
+        )
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"].read()
+
+
+def open_archive(archive_url: str, s3_endpoint_url: str | None = None) -> Archive:
+    """`s3://bucket/prefix` or `file:///path`."""
+    parsed = urlparse(archive_url)
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ValueError(f"archive URL {archive_url!r} names no bucket")
+        return S3Archive(parsed.netloc, parsed.path, s3_endpoint_url)
+    if parsed.scheme == "file":
+        return LocalArchive(Path(unquote(parsed.path)))
+    raise ValueError(f"archive URL {archive_url!r}: use s3://bucket/prefix or file:///path")
+
+
+def archive_key(kind: str, payload: bytes) -> str:
+    digest = hashlib.sha256(payload).hexdigest()
+    return f"raw/{kind}/{digest[:2]}/{digest}.warc.gz"
+
+
+def warc_record_bytes(response: RawResponse) -> bytes:
+    """A gzipped WARC/1.1 response record: target URI, date, status line, headers, payload and digests."""
+    headers = [(k, v) for k, v in response.headers if k.lower() not in TRANSFER_HEADERS]
+    headers.append(("Content-Length", str(len(response.body))))
+    http_headers = StatusAndHeaders(f"{response.status} {response.reason}".strip(), headers, protocol="HTTP/1.1")
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True, warc_version="1.1")
+    warc_date = response.fetched_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = writer.create_warc_record(
+        response.url,
+        "response",
+        payload=io.BytesIO(response.body),
+        length=len(response.body),
+        http_headers=http_headers,
+        warc_headers_dict={"WARC-Date": warc_date},
+    )
+    writer.write_record(record)
+    return out.getvalue()
+
+
+def archive_response(archive: Archive, kind: str, response: RawResponse) -> ArchivedRecord:
+    """Write the response's WARC record unless its payload is archived already."""
+    key = archive_key(kind, response.body)
+    if archive.exists(key):
+        return ArchivedRecord(key, 0)
+    data = warc_record_bytes(response)
+    archive.put(key, data)
+    return ArchivedRecord(key, len(data))

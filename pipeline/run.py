@@ -1,0 +1,240 @@
+"""Run: one batch, composed from the stages. The CLI and the Airflow DAGs call these functions."""
+from __future__ import annotations
+
+import gzip
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import lxml.html
+
+from pipeline import db, dedupe, store
+from pipeline.archive import Archive, RawResponse, archive_response, open_archive
+from pipeline.clean import clean_page
+from pipeline.config import Settings
+from pipeline.extract import ExtractedPage, extract_html, extract_text
+from pipeline.feeds import Feed, enabled_feeds, load_feed_list, register_feeds
+from pipeline.fetch import FetchError, FetchPolicy, fetch
+from pipeline.normalize import Article, normalize_article
+from pipeline.parse import FeedParseError, parse_feed
+
+log = logging.getLogger(__name__)
+
+# A page that answers these will not come back: the feed's own text is all there is to load.
+PAGE_GONE_STATUSES = {404, 410}
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    feeds_polled: int = 0
+    feeds_failed: int = 0
+    new_entries: int = 0
+    articles_loaded: int = 0
+    articles_failed: int = 0
+    bytes_archived: int = 0
+    article_ids: list[int] = field(default_factory=list)
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "feeds_polled": self.feeds_polled,
+            "feeds_failed": self.feeds_failed,
+            "new_entries": self.new_entries,
+            "articles_loaded": self.articles_loaded,
+            "articles_failed": self.articles_failed,
+            "bytes_archived": self.bytes_archived,
+        }
+
+
+@dataclass
+class Pipeline:
+    """The resources one batch works with."""
+
+    conn: object
+    archive: Archive
+    policy: FetchPolicy
+
+
+@contextmanager
+def open_pipeline(settings: Settings) -> Iterator[Pipeline]:
+    """Connect (starting the embedded Postgres when no URL is set), migrate, and open the archive."""
+    database_url = db.resolve_database_url(settings)
+    db.migrate(database_url)
+    conn = db.connect(database_url)
+    try:
+        yield Pipeline(
+            conn=conn,
+            archive=open_archive(settings.effective_archive_url, settings.s3_endpoint_url),
+            policy=FetchPolicy(settings.user_agent, settings.allow_private_addresses),
+        )
+    finally:
+        conn.close()
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head or b"<p>" in head
+
+
+def article_from_document(
+    body: bytes,
+    url: str | None,
+    *,
+    fallback_published: datetime | None = None,
+    fallback_html: str | None = None,
+) -> Article:
+    """Extract, clean and normalize one document (HTML or plain text, gzipped or not).
+
+    When the page yields no text, the feed's own content (`fallback_html`) stands in for it."""
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    if looks_like_html(body):
+        page = extract_html(body, url)
+    else:
+        page = extract_text(body.decode("utf-8", errors="replace"))
+    if not page.paragraphs and fallback_html:
+        page.paragraphs = paragraphs_of_fragment(fallback_html)
+    return normalize_article(clean_page(page), url, fallback_published)
+
+
+def paragraphs_of_fragment(fragment: str) -> list[str]:
+    """The paragraphs of an HTML fragment such as a feed entry's content."""
+    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    blocks = [p.text_content().strip() for p in root.iter("p", "li", "blockquote")]
+    blocks = [b for b in blocks if b]
+    return blocks or [line.strip() for line in root.text_content().splitlines() if line.strip()]
+
+
+def describe_error(error: Exception) -> str:
+    """Our own errors say what went wrong in their message; anything else is named by its type too."""
+    if isinstance(error, (FetchError, FeedParseError, NoArticleText)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class NoArticleText(Exception):
+    """Neither the page nor the feed entry had any article text."""
+
+
+def _archive(pipe: Pipeline, kind: str, response: RawResponse, summary: RunSummary) -> str:
+    record = archive_response(pipe.archive, kind, response)
+    summary.bytes_archived += record.bytes_written
+    return record.key
+
+
+def poll_feed(pipe: Pipeline, feed: Feed, summary: RunSummary) -> None:
+    """Fetch, archive and parse one feed and record its new entries; failures are recorded on the feed."""
+    started_at = datetime.now(timezone.utc)
+    response = None
+    archive_key = None
+    try:
+        response = fetch(feed.url, pipe.policy)
+        archive_key = _archive(pipe, "feeds", response, summary)
+        if response.status >= 400:
+            raise FetchError(f"HTTP {response.status} {response.reason}")
+        parsed = parse_feed(response.body, response.url)
+    except Exception as error:  # one broken feed must not stop the batch: record it on the feed
+        _record_poll(pipe, feed, summary, started_at, response, archive_key, error=describe_error(error))
+        return
+    with db.transaction(pipe.conn) as cur:
+        new = store.record_entries(cur, feed.id, parsed.entries)
+        store.set_feed_title(cur, feed.id, parsed.title)
+        store.record_feed_fetch(cur, _feed_fetch(feed, summary, started_at, response, archive_key,
+                                                 seen=len(parsed.entries), new=new))
+    summary.new_entries += new
+
+
+def _feed_fetch(feed, summary, started_at, response, archive_key, *, seen=0, new=0, error=None) -> store.FeedFetch:
+    return store.FeedFetch(
+        feed_id=feed.id,
+        run_id=summary.run_id,
+        url=feed.url,
+        started_at=started_at,
+        finished_at=datetime.now(timezone.utc),
+        http_status=response.status if response else None,
+        bytes=len(response.body) if response else 0,
+        entries_seen=seen,
+        entries_new=new,
+        error=error,
+        raw_archive_key=archive_key,
+    )
+
+
+def _record_poll(pipe, feed, summary, started_at, response, archive_key, *, error: str) -> None:
+    log.warning("feed %s failed: %s", feed.url, error)
+    summary.feeds_failed += 1
+    with db.transaction(pipe.conn) as cur:
+        store.record_feed_fetch(cur, _feed_fetch(feed, summary, started_at, response, archive_key, error=error))
+
+
+def load_pending_articles(pipe: Pipeline, summary: RunSummary, since: datetime) -> None:
+    """Fetch and load every pending entry's article, each in its own transaction, until none is left.
+
+    Entries are claimed with SKIP LOCKED, so several workers can drain the queue at once."""
+    while True:
+        with db.transaction(pipe.conn) as cur:
+            entry = store.claim_pending_entry(cur, since)
+            if entry is None:
+                return
+            cur.execute("SAVEPOINT article")
+            try:
+                article_id = _load_article(pipe, cur, entry, summary)
+            except Exception as error:  # one bad page must not stop the batch: record it on the entry
+                cur.execute("ROLLBACK TO SAVEPOINT article")
+                log.warning("entry %s (%s) failed", entry.id, entry.link, exc_info=not isinstance(error, FetchError))
+                store.record_entry_failure(cur, entry, describe_error(error))
+                summary.articles_failed += 1
+                continue
+            summary.article_ids.append(article_id)
+
+
+def _load_article(pipe: Pipeline, cur, entry: store.PendingEntry, summary: RunSummary) -> int:
+    if not entry.link:
+        raise NoArticleText("entry has no link")
+    response = fetch(entry.link, pipe.policy)
+    archive_key = _archive(pipe, "pages", response, summary)
+    feed_text = entry.content or entry.summary
+    if response.status in PAGE_GONE_STATUSES and feed_text:
+        article = article_from_document(
+            b"", entry.link, fallback_published=entry.published_at, fallback_html=feed_text
+        )
+    elif response.status >= 400:
+        raise FetchError(f"HTTP {response.status} {response.reason}")
+    else:
+        article = article_from_document(
+            response.body, response.url, fallback_published=entry.published_at, fallback_html=feed_text
+        )
+    if not article.paragraphs:
+        raise NoArticleText("no article text in the page or the feed entry")
+    article_id, added = store.upsert_article(cur, article, entry, response.fetched_at, archive_key)
+    dedupe.assign_story(cur, article_id)
+    store.mark_entry_loaded(cur, entry.id, article_id)
+    summary.articles_loaded += added
+    return article_id
+
+
+def run_batch(settings: Settings, feeds_file: Path | None = None) -> RunSummary:
+    """Register the feeds in `feeds_file` (if given), poll every enabled feed and load new articles."""
+    specs = load_feed_list(feeds_file) if feeds_file else []
+    with open_pipeline(settings) as pipe:
+        with db.transaction(pipe.conn) as cur:
+            register_feeds(cur, specs)
+            summary = RunSummary(run_id=store.start_run(cur))
+            cur.execute("SELECT started_at FROM ingest_runs WHERE id = %s", (summary.run_id,))
+            started_at = cur.fetchone()[0]
+            feeds = enabled_feeds(cur)
+        try:
+            for feed in feeds:
+                summary.feeds_polled += 1
+                poll_feed(pipe, feed, summary)
+            load_pending_articles(pipe, summary, started_at)
+        except BaseException as error:
+            with db.transaction(pipe.conn) as cur:
+                store.finish_run(cur, summary.run_id, summary.counters(), error=repr(error))
+            raise
+        with db.transaction(pipe.conn) as cur:
+            store.finish_run(cur, summary.run_id, summary.counters())
+        return summary

@@ -1,0 +1,176 @@
+"""Store: the rows feedpipe writes to Postgres for runs, polls, entries and articles."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipeline.normalize import Article
+from pipeline.parse import FeedEntry
+
+MAX_ARTICLE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    id: int
+    feed_id: int
+    link: str | None
+    title: str | None
+    summary: str | None
+    content: str | None
+    published_at: datetime | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class FeedFetch:
+    feed_id: int
+    run_id: int | None
+    url: str
+    started_at: datetime
+    finished_at: datetime
+    http_status: int | None
+    bytes: int
+    entries_seen: int = 0
+    entries_new: int = 0
+    error: str | None = None
+    raw_archive_key: str | None = None
+
+
+def start_run(cur) -> int:
+    cur.execute("INSERT INTO ingest_runs DEFAULT VALUES RETURNING id")
+    return cur.fetchone()[0]
+
+
+def finish_run(cur, run_id: int, counters: dict[str, int], error: str | None = None) -> None:
+    assignments = ", ".join(f"{name} = %({name})s" for name in counters)
+    cur.execute(
+        f"""UPDATE ingest_runs SET {assignments}, finished_at = now(), error = %(error)s,
+                   status = CASE WHEN %(error)s IS NULL THEN 'finished' ELSE 'failed' END
+            WHERE id = %(run_id)s""",
+        {**counters, "error": error, "run_id": run_id},
+    )
+
+
+def record_feed_fetch(cur, fetch: FeedFetch) -> None:
+    """Log one poll attempt and update the feed's health columns."""
+    cur.execute(
+        """INSERT INTO feed_fetches (feed_id, run_id, url, started_at, finished_at, http_status, bytes,
+                                     entries_seen, entries_new, error, raw_archive_key)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (fetch.feed_id, fetch.run_id, fetch.url, fetch.started_at, fetch.finished_at, fetch.http_status,
+         fetch.bytes, fetch.entries_seen, fetch.entries_new, fetch.error, fetch.raw_archive_key),
+    )
+    if fetch.error is None:
+        cur.execute(
+            """UPDATE feeds SET last_polled_at = %s, last_success_at = %s, consecutive_failures = 0
+               WHERE id = %s""",
+            (fetch.started_at, fetch.finished_at, fetch.feed_id),
+        )
+    else:
+        cur.execute(
+            """UPDATE feeds SET last_polled_at = %s, last_error = %s, last_error_at = %s,
+                                consecutive_failures = consecutive_failures + 1
+               WHERE id = %s""",
+            (fetch.started_at, fetch.error, fetch.finished_at, fetch.feed_id),
+        )
+
+
+def set_feed_title(cur, feed_id: int, title: str | None) -> None:
+    if title:
+        cur.execute("UPDATE feeds SET title = %s WHERE id = %s", (title, feed_id))
+
+
+def record_entries(cur, feed_id: int, entries: list[FeedEntry]) -> int:
+    """Insert the entries this feed had not shown before; returns how many were new."""
+    new = 0
+    for entry in entries:
+        cur.execute(
+            """INSERT INTO entries (feed_id, guid, link, title, summary, content, published_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (feed_id, guid) DO NOTHING""",
+            (feed_id, entry.guid, entry.link, entry.title, entry.summary, entry.content, entry.published_at),
+        )
+        new += cur.rowcount
+    return new
+
+
+def claim_pending_entry(cur, not_tried_since: datetime) -> PendingEntry | None:
+    """Lock the oldest pending entry that no other worker holds and that was not tried since the given time
+    (so one run tries each entry once); the lock lasts until the transaction ends."""
+    cur.execute(
+        """SELECT id, feed_id, link, title, summary, content, published_at, attempts FROM entries
+           WHERE state = 'pending' AND (last_attempt_at IS NULL OR last_attempt_at < %s)
+           ORDER BY first_seen_at, id
+           LIMIT 1 FOR UPDATE SKIP LOCKED""",
+        (not_tried_since,),
+    )
+    row = cur.fetchone()
+    return PendingEntry(*row) if row else None
+
+
+def record_entry_failure(cur, entry: PendingEntry, error: str) -> None:
+    """Count a failed attempt; after MAX_ARTICLE_ATTEMPTS the entry is marked failed, never deleted."""
+    cur.execute(
+        """UPDATE entries SET attempts = attempts + 1, last_error = %s, last_attempt_at = now(),
+                  state = CASE WHEN attempts + 1 >= %s THEN 'failed' ELSE 'pending' END
+           WHERE id = %s""",
+        (error, MAX_ARTICLE_ATTEMPTS, entry.id),
+    )
+
+
+def upsert_article(
+    cur, article: Article, entry: PendingEntry, fetched_at: datetime, raw_archive_key: str | None
+) -> tuple[int, bool]:
+    """Insert the article, or update the copy already stored under its canonical URL.
+
+    Returns the article id and whether a new row was added."""
+    cur.execute(
+        """INSERT INTO articles (url, canonical_url, entry_id, feed_id, title, body, dateline, authors,
+                                 published_at, fetched_at, language, is_syndicated, agency, content_sha256,
+                                 raw_archive_key)
+           VALUES (%(url)s, %(canonical_url)s, %(entry_id)s, %(feed_id)s, %(title)s, %(body)s, %(dateline)s,
+                   %(authors)s, %(published_at)s, %(fetched_at)s, %(language)s, %(is_syndicated)s, %(agency)s,
+                   %(content_sha256)s, %(raw_archive_key)s)
+           ON CONFLICT (canonical_url) DO UPDATE SET
+               title = EXCLUDED.title, body = EXCLUDED.body, dateline = EXCLUDED.dateline,
+               authors = EXCLUDED.authors, published_at = COALESCE(EXCLUDED.published_at, articles.published_at),
+               fetched_at = EXCLUDED.fetched_at, language = EXCLUDED.language,
+               is_syndicated = EXCLUDED.is_syndicated, agency = EXCLUDED.agency,
+               content_sha256 = EXCLUDED.content_sha256, raw_archive_key = EXCLUDED.raw_archive_key,
+               updated_at = now()
+           WHERE articles.content_sha256 IS DISTINCT FROM EXCLUDED.content_sha256
+              OR articles.title IS DISTINCT FROM EXCLUDED.title
+           RETURNING id, (xmax = 0)""",
+        {
+            "url": article.url,
+            "canonical_url": article.canonical_url,
+            "entry_id": entry.id,
+            "feed_id": entry.feed_id,
+            "title": article.title,
+            "body": article.text,
+            "dateline": article.dateline,
+            "authors": article.authors,
+            "published_at": article.published_at,
+            "fetched_at": fetched_at,
+            "language": article.language,
+            "is_syndicated": article.syndication.syndicated,
+            "agency": article.syndication.agency,
+            "content_sha256": article.content_sha256,
+            "raw_archive_key": raw_archive_key,
+        },
+    )
+    row = cur.fetchone()
+    if row is None:  # unchanged copy of a stored article
+        cur.execute("SELECT id FROM articles WHERE canonical_url = %s", (article.canonical_url,))
+        return cur.fetchone()[0], False
+    return row[0], row[1]
+
+
+def mark_entry_loaded(cur, entry_id: int, article_id: int) -> None:
+    cur.execute(
+        """UPDATE entries SET state = 'loaded', article_id = %s, attempts = attempts + 1,
+                  last_attempt_at = now(), last_error = NULL
+           WHERE id = %s""",
+        (article_id, entry_id),
+    )
