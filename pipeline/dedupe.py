@@ -5,7 +5,8 @@ MinHash LSH band hashes of the body's word shingles, hashes of its lead sentence
 still shares them), the normalized-body hash and the normalized-title hash. Every candidate is then verified on
 the exact shingle sets of both bodies, which are in the rows anyway: Jaccard for ordinary copies, containment (the
 share of the shorter body found in the longer) plus a shared lead sentence for trimmed or padded copies. Bodies
-under `min_words` words only join on an identical body, or on an identical title with one body inside the other.
+under `min_words` words are too short to estimate anything: they join only on an identical body, on an identical
+title with one body inside the other, or when the short body is, word for word, the start of the other.
 
 Concurrency: `assign_story` takes transaction-scoped advisory locks on all of the article's keys in sorted order
 before looking for candidates. Two copies of one story share keys, so their workers run one after the other and
@@ -38,6 +39,7 @@ class DedupeConfig:
     lead_sentences: int = 3
     lead_sentence_min_words: int = 6
     min_words: int = 50
+    min_lead_copy_words: int = 25
     min_jaccard: float = 0.6
     min_containment: float = 0.8
     candidates_per_story: int = 3
@@ -95,13 +97,11 @@ class BodyFeatures:
 
     @classmethod
     def of(cls, title: str | None, body: str, config: DedupeConfig) -> "BodyFeatures":
-        body_words = words(body)
-        k = config.shingle_words
-        shingles = frozenset(" ".join(body_words[i : i + k]) for i in range(len(body_words) - k + 1))
+        paragraphs = [words(p) for p in body.split("\n\n")]
         return cls(
             title_words=tuple(words(title)),
-            body_words=tuple(body_words),
-            shingles=shingles,
+            body_words=tuple(w for p in paragraphs for w in p),
+            shingles=frozenset(s for p in paragraphs for s in paragraph_shingles(p, config.shingle_words)),
             lead_sentences=frozenset(lead_sentences(body, config)),
         )
 
@@ -121,6 +121,16 @@ class BodyFeatures:
         keys.update(key_hash("lead", sentence) for sentence in self.lead_sentences)
         keys.update(band_keys(self.shingles, config))
         return sorted(keys)
+
+
+def paragraph_shingles(paragraph_words: list[str], k: int) -> list[str]:
+    """Word k-shingles of one paragraph (a shorter paragraph is one shingle).
+
+    Shingles never span two paragraphs, so an ad line or a local paragraph inserted between paragraphs
+    adds its own shingles without breaking those of its neighbours."""
+    if len(paragraph_words) <= k:
+        return [" ".join(paragraph_words)] if paragraph_words else []
+    return [" ".join(paragraph_words[i : i + k]) for i in range(len(paragraph_words) - k + 1)]
 
 
 def lead_sentences(body: str, config: DedupeConfig) -> list[str]:
@@ -175,8 +185,12 @@ def compare(new: BodyFeatures, old: BodyFeatures, config: DedupeConfig) -> tuple
     if min(len(new.body_words), len(old.body_words)) < config.min_words:
         shorter, longer = sorted((new, old), key=lambda f: len(f.body_words))
         same_title = bool(new.title_words) and new.title_words == old.title_words
-        if same_title and shorter.body_words and f" {shorter.normalized_body} " in f" {longer.normalized_body} ":
+        inside = bool(shorter.body_words) and f" {shorter.normalized_body} " in f" {longer.normalized_body} "
+        if inside and same_title:
             return "title_and_body", jaccard, 1.0
+        is_lead = longer.body_words[: len(shorter.body_words)] == shorter.body_words
+        if is_lead and len(shorter.body_words) >= config.min_lead_copy_words:
+            return "lead_copy", jaccard, 1.0
         return None, jaccard, containment
     if jaccard >= config.min_jaccard:
         return "near_duplicate", jaccard, containment

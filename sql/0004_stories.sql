@@ -19,7 +19,8 @@ CREATE INDEX dedupe_keys_article ON dedupe_keys (article_id);
 CREATE TABLE story_assignments (
     article_id         bigint PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
     method             text NOT NULL
-                       CHECK (method IN ('first_copy', 'exact_body', 'near_duplicate', 'containment', 'title_and_body')),
+                       CHECK (method IN ('first_copy', 'exact_body', 'near_duplicate', 'containment', 'title_and_body',
+                                         'lead_copy')),
     matched_article_id bigint REFERENCES articles (id) ON DELETE SET NULL,
     similarity         real,
     containment        real,
