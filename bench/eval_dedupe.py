@@ -135,6 +135,28 @@ def style_edited(paragraphs: list[str]) -> list[str]:
     return edited
 
 
+def desk_trimmed(paragraphs: list[str], rng: random.Random) -> list[str]:
+    """A copy desk's light trims: one word taken out of every other sentence."""
+    edited = []
+    for paragraph in paragraphs:
+        trimmed_sentences = []
+        for index, sentence in enumerate(sentences(paragraph)):
+            sentence_words = sentence.split()
+            if index % 2 == 0 and len(sentence_words) > 6:
+                del sentence_words[rng.randrange(2, len(sentence_words) - 2)]
+            trimmed_sentences.append(" ".join(sentence_words))
+        edited.append(" ".join(trimmed_sentences))
+    return edited
+
+
+def rewritten_lead(paragraphs: list[str]) -> list[str]:
+    """The first sentence rewritten by the local desk (here: its two halves swapped)."""
+    first, *rest = sentences(paragraphs[0])
+    first_words = first.split()
+    half = len(first_words) // 2
+    return [" ".join([" ".join(first_words[half:] + first_words[:half])] + rest)] + paragraphs[1:]
+
+
 def new_headline(title: str, rng: random.Random) -> str:
     prefix = rng.choice(["What we know:", "Latest:", "Update:", "Explainer:"])
     title_words = title.split()
@@ -156,6 +178,8 @@ def syndicated_copies(cluster: str, publisher: str, title: str, body: list[str],
         copy("local_paragraph", title, with_local(body, rng, min(2, len(body))), 80, "Riverside Courier"),
         copy("dateline_combo", new_headline(title, rng), combo, 95, "County Times"),
         copy("style_edits", title, style_edited(body), 110, "Morning Star"),
+        copy("desk_trims", title, desk_trimmed(style_edited(body), rng), 125, "Evening Post"),
+        copy("rewritten_lead_trimmed", new_headline(title, rng), trimmed(rewritten_lead(body), 0.4), 140, "Bay Chronicle"),
     ]
 
 
@@ -168,15 +192,17 @@ def proper_nouns(paragraphs: list[str]) -> list[str]:
     return [w for w, _ in counts.most_common()]
 
 
-def follow_up(cluster: str, body: list[str], material: list[str], rng: random.Random) -> Copy:
+def follow_up(cluster: str, body: list[str], material: list[str], recap_lead: bool) -> Copy:
     """Different news about the same people and places: sentences from pages kept out of the clusters, with
-    this story's names put in, around one background paragraph taken from this story."""
+    this story's names put in, around one background paragraph taken from this story; with `recap_lead`, the
+    story's first sentence is recapped too, as follow-ups often do."""
     drawn = [material.pop() for _ in range(min(9, len(material)))]
     names = dict(zip(proper_nouns(drawn), proper_nouns(body)))
     renamed = [re.sub(r"\b[A-Z][a-z]{2,}\b", lambda m: names.get(m.group(0), m.group(0)), s) for s in drawn]
     paragraphs = [" ".join(renamed[i : i + 3]) for i in range(0, len(renamed), 3)]
-    background = body[len(body) // 2] if len(body) > 2 else sentences(body[-1])[-1]
-    paragraphs.insert(1, background)
+    paragraphs.insert(1, body[len(body) // 2] if len(body) > 2 else sentences(body[-1])[-1])
+    if recap_lead:
+        paragraphs.append(sentences(body[0])[0])
     return Copy(f"{cluster}/follow-up", "follow_up", "Harbour Herald", f"Follow-up: {cluster}", paragraphs, None,
                 T0 + timedelta(days=1))
 
@@ -198,7 +224,7 @@ def labelled_set(directory: Path) -> list[Copy]:
             continue
         publisher = cluster.rsplit("_", 1)[0]
         copies += syndicated_copies(cluster, publisher, page_title(directory, f"{cluster}.html.gz"), body, rng)
-        copies.append(follow_up(cluster, body, material, rng))
+        copies.append(follow_up(cluster, body, material, recap_lead=len(copies) % 2 == 0))
     rng.shuffle(copies)
     return copies
 
@@ -276,6 +302,26 @@ def evaluate(conn, copies: list[Copy], config: dedupe.DedupeConfig) -> Scores:
     return score(copies, stories, time.perf_counter() - started)
 
 
+def margins(copies: list[Copy], config: dedupe.DedupeConfig) -> tuple[float, float, float]:
+    """The lowest Jaccard between copies of one story, and the highest Jaccard and containment (with a shared lead
+    sentence) between different stories, among bodies of at least `min_words` words: where the thresholds sit."""
+    features = [dedupe.BodyFeatures.of(c.title, "\n\n".join(c.paragraphs), config) for c in copies]
+    lowest_same, highest_jaccard, highest_containment = 1.0, 0.0, 0.0
+    for i, j in itertools.combinations(range(len(copies)), 2):
+        a, b = features[i], features[j]
+        if min(len(a.body_words), len(b.body_words)) < config.min_words:
+            continue
+        shared = len(a.shingles & b.shingles)
+        jaccard = shared / len(a.shingles | b.shingles)
+        if copies[i].cluster == copies[j].cluster:
+            lowest_same = min(lowest_same, jaccard)
+        else:
+            highest_jaccard = max(highest_jaccard, jaccard)
+            if a.lead_sentences & b.lead_sentences:
+                highest_containment = max(highest_containment, shared / min(len(a.shingles), len(b.shingles)))
+    return lowest_same, highest_jaccard, highest_containment
+
+
 def sweep_configs() -> list[dedupe.DedupeConfig]:
     base = dedupe.DEFAULT_CONFIG
     configs = [replace(base, shingle_words=k) for k in (3, 4, 5)]
@@ -317,6 +363,11 @@ def main() -> int:
                 print(f"dedupe: missed pairs by story: {result.missed_by_cluster or 'none'}")
                 for pair in result.false_pairs[:20]:
                     print(f"dedupe: false pair {pair}")
+                lowest_same, highest_jaccard, highest_containment = margins(copies, config)
+                print(
+                    f"dedupe: lowest Jaccard within a story {lowest_same:.3f}; between different stories: highest"
+                    f" Jaccard {highest_jaccard:.3f}, highest containment with a shared lead {highest_containment:.3f}"
+                )
         return 0 if args.sweep or (result.precision >= 0.99 and result.recall >= 0.95) else 1
     finally:
         conn.close()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import psycopg2.errors
 import psycopg2.extensions
 from datasketch import MinHash
 
@@ -141,11 +142,11 @@ def lead_sentences(body: str, config: DedupeConfig) -> list[str]:
     found: list[str] = []
     for paragraph in body.split("\n\n"):
         for sentence in SENTENCE_END.split(paragraph):
+            if len(found) >= config.lead_sentences:
+                return found
             sentence_words = words(sentence)
             if len(sentence_words) >= config.lead_sentence_min_words:
                 found.append(" ".join(sentence_words))
-                if len(found) == config.lead_sentences:
-                    return found
     return found
 
 
@@ -214,48 +215,44 @@ def _require_read_committed(cur: psycopg2.extensions.cursor) -> None:
         raise DedupeError("assign_story needs a READ COMMITTED transaction to see copies committed while it waited")
 
 
-def _load_article(cur: psycopg2.extensions.cursor, article_id: int) -> _Article:
-    cur.execute("SELECT id, title, body, content_sha256, story_id FROM articles WHERE id = %s", (article_id,))
+def _load_article(cur: psycopg2.extensions.cursor, article_id: int) -> tuple[_Article, StoryDecision | None]:
+    """The article, and the decision already stored for it if its body and title have not changed since."""
+    cur.execute(
+        """SELECT a.id, a.title, a.body, a.content_sha256, a.story_id,
+                  sa.method, sa.matched_article_id, sa.similarity, sa.containment,
+                  sa.content_sha256 = a.content_sha256 AND sa.title IS NOT DISTINCT FROM a.title
+           FROM articles a LEFT JOIN story_assignments sa ON sa.article_id = a.id
+           WHERE a.id = %s""",
+        (article_id,),
+    )
     row = cur.fetchone()
     if row is None:
         raise DedupeError(f"article {article_id} does not exist")
-    return _Article(*row)
+    article = _Article(*row[:5])
+    method, matched, similarity, containment, unchanged = row[5:]
+    if article.story_id is None or not unchanged:
+        return article, None
+    return article, StoryDecision(article.id, article.story_id, method, matched, similarity, containment, changed=False)
 
 
-def _stored_decision(cur: psycopg2.extensions.cursor, article: _Article) -> StoryDecision | None:
-    """The decision already made for this exact article, if its body and title have not changed since."""
-    if article.story_id is None:
-        return None
-    cur.execute(
-        """SELECT method, matched_article_id, similarity, containment, content_sha256, title
-           FROM story_assignments WHERE article_id = %s""",
-        (article.id,),
-    )
-    row = cur.fetchone()
-    if row is None or row[4] != article.content_sha256 or row[5] != article.title:
-        return None
-    method, matched, similarity, containment = row[:4]
-    return StoryDecision(article.id, article.story_id, method, matched, similarity, containment, changed=False)
-
-
-def _lock_keys(cur: psycopg2.extensions.cursor, keys: list[int]) -> None:
-    """Transaction-scoped advisory locks on every key, in ascending order (unnest keeps the array's order)."""
-    cur.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", (keys,))
-
-
-def _store_keys(cur: psycopg2.extensions.cursor, article_id: int, keys: list[int]) -> None:
-    cur.execute("DELETE FROM dedupe_keys WHERE article_id = %s", (article_id,))
-    cur.execute(
-        "INSERT INTO dedupe_keys (key, article_id) SELECT unnest(%s::bigint[]), %s", (keys, article_id)
-    )
-
-
-def _candidates(
-    cur: psycopg2.extensions.cursor, article_id: int, keys: list[int], config: DedupeConfig
+def _lock_keys_and_find_candidates(
+    cur: psycopg2.extensions.cursor, article: _Article, keys: list[int], config: DedupeConfig
 ) -> list[_Article]:
-    """Articles sharing keys with this one, most shared keys first, at most `candidates_per_story` per story."""
+    """Lock the article's keys, store them, and return the articles sharing keys with it, most shared keys first,
+    at most `candidates_per_story` per story.
+
+    The locks are transaction-scoped advisory locks taken in ascending key order (unnest keeps the array's
+    order). Both statements go in one round trip; under READ COMMITTED the second takes its snapshot after the
+    first has the locks, so it sees every copy committed by a worker that held them before. The key lookup is
+    materialized first so the plan always starts from the key index, never from articles."""
+    if article.story_id is not None:
+        cur.execute("DELETE FROM dedupe_keys WHERE article_id = %s", (article.id,))
     cur.execute(
-        """WITH shared AS (
+        """SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%(keys)s::bigint[]) AS k;
+           WITH stored AS (
+               INSERT INTO dedupe_keys (key, article_id) SELECT unnest(%(keys)s::bigint[]), %(id)s
+               ON CONFLICT DO NOTHING
+           ), shared AS MATERIALIZED (
                SELECT k.article_id, count(*) AS n FROM dedupe_keys k
                WHERE k.key = ANY(%(keys)s) AND k.article_id <> %(id)s
                GROUP BY k.article_id
@@ -270,44 +267,50 @@ def _candidates(
            WHERE ranked.rank_in_story <= %(per_story)s
            ORDER BY ranked.n DESC, a.id
            LIMIT %(limit)s""",
-        {"keys": keys, "id": article_id, "per_story": config.candidates_per_story, "limit": config.max_candidates},
+        {"keys": keys, "id": article.id, "per_story": config.candidates_per_story, "limit": config.max_candidates},
     )
     return [_Article(*row) for row in cur.fetchall()]
 
 
-def _verified_matches(
-    features: BodyFeatures, candidates: list[_Article], config: DedupeConfig
-) -> list[Match]:
-    matches: list[Match] = []
+def _verified_matches(features: BodyFeatures, candidates: list[_Article], config: DedupeConfig) -> list[Match]:
+    """The first candidate of each story that verifies as a copy (candidates come most-shared-keys first)."""
+    matches: dict[int, Match] = {}
     for candidate in candidates:
+        if candidate.story_id in matches:
+            continue
         method, jaccard, containment = compare(
             features, BodyFeatures.of(candidate.title, candidate.body, config), config
         )
         if method is not None:
-            matches.append(Match(candidate.id, candidate.story_id, method, jaccard, containment))
-    return matches
+            matches[candidate.story_id] = Match(candidate.id, candidate.story_id, method, jaccard, containment)
+    return list(matches.values())
 
 
 def _lock_stories(cur: psycopg2.extensions.cursor, matched_ids: list[int], own_story: int | None) -> list[int]:
-    """Lock (FOR UPDATE, ascending id) the stories now holding the matched articles, plus the article's own story.
+    """Lock (FOR UPDATE) the stories holding the matched articles, and the article's own story; returns the
+    matched articles' stories in ascending order.
 
-    A merge committed while this worker waited can move matched articles to another story; then the locks are
-    given back (savepoint) and taken again on the current stories, so locks are always taken in one sorted pass."""
+    The first statement waits for the stories as this worker saw them, in ascending id order. A merge committed
+    meanwhile may have moved matched articles to another story, so the second statement, with a fresh snapshot,
+    locks their current stories without waiting; if one is busy, the locks are given back (savepoint) and both
+    are tried again. Waiting only ever happens in one sorted pass, so workers never wait on each other in a
+    cycle. (The own story cannot move: this transaction holds the article's row.)"""
+    stories_of_matches = "ARRAY(SELECT story_id FROM articles WHERE id = ANY(%(matched)s::bigint[]))"
     while True:
-        cur.execute("SAVEPOINT dedupe_story_locks")
-        cur.execute(
-            """SELECT id FROM stories
-               WHERE id IN (SELECT story_id FROM articles WHERE id = ANY(%s)) OR id = %s
-               ORDER BY id FOR UPDATE""",
-            (matched_ids, own_story),
-        )
-        locked = {row[0] for row in cur.fetchall()}
-        cur.execute("SELECT DISTINCT story_id FROM articles WHERE id = ANY(%s)", (matched_ids,))
-        current = {row[0] for row in cur.fetchall()}
-        if current <= locked:
-            cur.execute("RELEASE SAVEPOINT dedupe_story_locks")
-            return sorted(current)
-        cur.execute("ROLLBACK TO SAVEPOINT dedupe_story_locks")
+        try:
+            cur.execute(
+                f"""SAVEPOINT dedupe_story_locks;
+                    SELECT id FROM stories WHERE id = ANY({stories_of_matches} || %(own)s::bigint)
+                    ORDER BY id FOR UPDATE;
+                    SELECT id FROM stories WHERE id = ANY({stories_of_matches}) ORDER BY id FOR UPDATE NOWAIT""",
+                {"matched": matched_ids, "own": own_story},
+            )
+        except psycopg2.errors.LockNotAvailable:
+            cur.execute("ROLLBACK TO SAVEPOINT dedupe_story_locks")
+            continue
+        locked = [row[0] for row in cur.fetchall()]
+        cur.execute("RELEASE SAVEPOINT dedupe_story_locks")
+        return locked
 
 
 def _new_story(cur: psycopg2.extensions.cursor) -> int:
@@ -317,35 +320,49 @@ def _new_story(cur: psycopg2.extensions.cursor) -> int:
 
 def _merge_stories(cur: psycopg2.extensions.cursor, into: int, merged: list[int], bridging_article_id: int) -> None:
     """Move every copy of the `merged` stories into `into` (the oldest story) and record each merge."""
-    for story_id in merged:
-        cur.execute("UPDATE articles SET story_id = %s WHERE story_id = %s", (into, story_id))
-        cur.execute("DELETE FROM stories WHERE id = %s", (story_id,))
-        cur.execute(
-            "INSERT INTO story_merges (merged_story_id, into_story_id, bridging_article_id) VALUES (%s, %s, %s)",
-            (story_id, into, bridging_article_id),
-        )
+    cur.execute(
+        """WITH moved AS (
+               UPDATE articles SET story_id = %(into)s WHERE story_id = ANY(%(merged)s)
+           ), recorded AS (
+               INSERT INTO story_merges (merged_story_id, into_story_id, bridging_article_id)
+               SELECT m, %(into)s, %(bridge)s FROM unnest(%(merged)s::bigint[]) AS m
+           )
+           SELECT 1""",
+        {"into": into, "merged": merged, "bridge": bridging_article_id},
+    )
+    cur.execute("DELETE FROM stories WHERE id = ANY(%s)", (merged,))
 
 
-def _refresh_story(cur: psycopg2.extensions.cursor, story_id: int) -> tuple[int | None, int | None]:
-    """Recompute a story's aggregates from its copies; returns its canonical article before and after.
+@dataclass(frozen=True)
+class _Refreshed:
+    canonical_before: int | None
+    canonical_after: int | None
+    canonical_title: str | None
+    canonical_body: str | None
+
+
+def _refresh_story(cur: psycopg2.extensions.cursor, story_id: int, joining_article_id: int | None) -> _Refreshed:
+    """Put `joining_article_id` (if given) into the story and recompute the story's aggregates from its copies.
 
     The canonical article is the one whose publisher is an agency credited by the story's copies (the
     originating agency's own copy), otherwise the earliest published; ties go to the lowest id. A story left
     without copies (its only article changed into another story) is deleted."""
-    cur.execute("SELECT canonical_article_id FROM stories WHERE id = %s", (story_id,))
-    before = cur.fetchone()[0]
     cur.execute(
-        """WITH members AS (
-               SELECT a.id, a.title, a.agency, a.published_at, a.fetched_at, f.publisher
+        """WITH joined AS (
+               UPDATE articles SET story_id = %(story)s WHERE id = %(article)s
+           ), members AS (
+               SELECT a.id, a.title, a.body, a.agency, a.published_at, a.fetched_at, f.publisher
                FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
-               WHERE a.story_id = %(story)s
+               WHERE a.id = ANY(ARRAY(SELECT id FROM articles WHERE story_id = %(story)s) || %(article)s::bigint)
            ), credited AS (
                SELECT DISTINCT lower(agency) AS agency FROM members WHERE agency IS NOT NULL
            ), canonical AS (
-               SELECT id, title FROM members
+               SELECT id, title, body FROM members
                ORDER BY coalesce(lower(publisher) IN (SELECT agency FROM credited), false) DESC,
                         coalesce(published_at, fetched_at), id
                LIMIT 1
+           ), before AS (
+               SELECT canonical_article_id FROM stories WHERE id = %(story)s
            )
            UPDATE stories SET
                canonical_article_id = (SELECT id FROM canonical),
@@ -357,13 +374,14 @@ def _refresh_story(cur: psycopg2.extensions.cursor, story_id: int) -> tuple[int 
                agencies = ARRAY(SELECT DISTINCT agency FROM members WHERE agency IS NOT NULL ORDER BY 1),
                updated_at = now()
            WHERE id = %(story)s
-           RETURNING canonical_article_id""",
-        {"story": story_id},
+           RETURNING (SELECT canonical_article_id FROM before), canonical_article_id,
+                     (SELECT title FROM canonical), (SELECT body FROM canonical)""",
+        {"story": story_id, "article": joining_article_id},
     )
-    after = cur.fetchone()[0]
-    if after is None:
+    refreshed = _Refreshed(*cur.fetchone())
+    if refreshed.canonical_after is None:
         cur.execute("DELETE FROM stories WHERE id = %s", (story_id,))
-    return before, after
+    return refreshed
 
 
 def paragraph_diff(copy_body: str, canonical_body: str) -> tuple[list[str], list[str]]:
@@ -377,37 +395,47 @@ def paragraph_diff(copy_body: str, canonical_body: str) -> tuple[list[str], list
     return added, dropped
 
 
-def _record_diffs(cur: psycopg2.extensions.cursor, story_id: int, article_ids: list[int] | None) -> None:
-    """Store what each copy (all of them when `article_ids` is None) changed against the canonical article."""
-    cur.execute(
-        """SELECT c.title, c.body FROM stories s JOIN articles c ON c.id = s.canonical_article_id
-           WHERE s.id = %s""",
-        (story_id,),
-    )
-    canonical_title, canonical_body = cur.fetchone()
-    if article_ids is None:
-        cur.execute("SELECT id, title, body FROM articles WHERE story_id = %s", (story_id,))
-    else:
-        cur.execute("SELECT id, title, body FROM articles WHERE id = ANY(%s)", (article_ids,))
+@dataclass(frozen=True)
+class _Changes:
+    """What a copy changed against its story's canonical article."""
+
+    headline: str | None
+    paragraphs_added: list[str]
+    paragraphs_dropped: list[str]
+
+    @classmethod
+    def between(cls, title: str | None, body: str, refreshed: _Refreshed) -> "_Changes":
+        added, dropped = paragraph_diff(body, refreshed.canonical_body or "")
+        return cls(title if words(title) != words(refreshed.canonical_title) else None, added, dropped)
+
+
+def _record_all_changes(cur: psycopg2.extensions.cursor, story_id: int, refreshed: _Refreshed) -> None:
+    """Store every copy's changes again, after the story's canonical article changed."""
+    cur.execute("SELECT id, title, body FROM articles WHERE story_id = %s", (story_id,))
     for article_id, title, body in cur.fetchall():
-        added, dropped = paragraph_diff(body, canonical_body)
-        headline = title if words(title) != words(canonical_title) else None
+        changes = _Changes.between(title, body, refreshed)
         cur.execute(
             """UPDATE story_assignments SET headline = %s, paragraphs_added = %s, paragraphs_dropped = %s
                WHERE article_id = %s""",
-            (headline, added, dropped, article_id),
+            (changes.headline, changes.paragraphs_added, changes.paragraphs_dropped, article_id),
         )
 
 
-def _record_assignment(cur: psycopg2.extensions.cursor, article: _Article, best: Match | None) -> None:
+def _record_assignment(
+    cur: psycopg2.extensions.cursor, article: _Article, best: Match | None, changes: _Changes
+) -> None:
     cur.execute(
         """INSERT INTO story_assignments
-               (article_id, method, matched_article_id, similarity, containment, content_sha256, title, decided_at)
-           VALUES (%(id)s, %(method)s, %(matched)s, %(similarity)s, %(containment)s, %(sha)s, %(title)s, now())
+               (article_id, method, matched_article_id, similarity, containment, content_sha256, title,
+                headline, paragraphs_added, paragraphs_dropped, decided_at)
+           VALUES (%(id)s, %(method)s, %(matched)s, %(similarity)s, %(containment)s, %(sha)s, %(title)s,
+                   %(headline)s, %(added)s, %(dropped)s, now())
            ON CONFLICT (article_id) DO UPDATE SET
                method = EXCLUDED.method, matched_article_id = EXCLUDED.matched_article_id,
                similarity = EXCLUDED.similarity, containment = EXCLUDED.containment,
-               content_sha256 = EXCLUDED.content_sha256, title = EXCLUDED.title, decided_at = EXCLUDED.decided_at""",
+               content_sha256 = EXCLUDED.content_sha256, title = EXCLUDED.title, headline = EXCLUDED.headline,
+               paragraphs_added = EXCLUDED.paragraphs_added, paragraphs_dropped = EXCLUDED.paragraphs_dropped,
+               decided_at = EXCLUDED.decided_at""",
         {
             "id": article.id,
             "method": best.method if best else "first_copy",
@@ -416,6 +444,9 @@ def _record_assignment(cur: psycopg2.extensions.cursor, article: _Article, best:
             "containment": best.containment if best else None,
             "sha": article.content_sha256,
             "title": article.title,
+            "headline": changes.headline,
+            "added": changes.paragraphs_added,
+            "dropped": changes.paragraphs_dropped,
         },
     )
 
@@ -432,30 +463,26 @@ def assign_story(
     Joins the story of the verified copies it matches, founds a new story if none, merges the stories it
     bridges into the oldest of them, and records why. Calling it again for an unchanged article changes nothing."""
     _require_read_committed(cur)
-    article = _load_article(cur, article_id)
-    stored = _stored_decision(cur, article)
+    article, stored = _load_article(cur, article_id)
     if stored is not None:
         return stored
     features = BodyFeatures.of(article.title, article.body, config)
     keys = features.keys(config)
-    _lock_keys(cur, keys)
-    _store_keys(cur, article.id, keys)
-    matches = _verified_matches(features, _candidates(cur, article.id, keys, config), config)
-    story_ids = _lock_stories(cur, [m.article_id for m in matches], article.story_id)
-    best = _best(matches)
-    if story_ids:
-        story_id, merged = story_ids[0], story_ids[1:]
+    matches = _verified_matches(features, _lock_keys_and_find_candidates(cur, article, keys, config), config)
+    story_ids = _lock_stories(cur, [m.article_id for m in matches], article.story_id) if matches else []
+    story_id = story_ids[0] if story_ids else _new_story(cur)
+    merged = story_ids[1:]
+    if merged:
         _merge_stories(cur, story_id, merged, article.id)
-    else:
-        story_id, merged = _new_story(cur), []
-    cur.execute("UPDATE articles SET story_id = %s WHERE id = %s", (story_id, article.id))
-    _record_assignment(cur, article, best)
-    if article.story_id is not None and article.story_id != story_id and article.story_id not in merged:
-        before, after = _refresh_story(cur, article.story_id)
-        if after is not None and before != after:
-            _record_diffs(cur, article.story_id, None)
-    before, after = _refresh_story(cur, story_id)
-    _record_diffs(cur, story_id, None if (merged or before != after) else [article.id])
+    refreshed = _refresh_story(cur, story_id, article.id)
+    best = _best(matches)
+    _record_assignment(cur, article, best, _Changes.between(article.title, article.body, refreshed))
+    if merged or refreshed.canonical_before not in (None, refreshed.canonical_after):
+        _record_all_changes(cur, story_id, refreshed)
+    if article.story_id not in (None, story_id, *merged):
+        left = _refresh_story(cur, article.story_id, None)
+        if left.canonical_after is not None and left.canonical_after != left.canonical_before:
+            _record_all_changes(cur, article.story_id, left)
     return StoryDecision(
         article.id,
         story_id,
