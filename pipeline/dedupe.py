@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -155,7 +156,11 @@ def band_keys(shingles: frozenset[str], config: DedupeConfig) -> list[int]:
     if not shingles:
         return []
     minhash = MinHash(
-        num_perm=config.num_perm, seed=MINHASH_SEED, permutations=_permutations(config.num_perm), scheme="affine32"
+        num_perm=config.num_perm,
+        seed=MINHASH_SEED,
+        hashfunc=zlib.crc32,
+        permutations=_permutations(config.num_perm),
+        scheme="affine32",
     )
     minhash.update_batch([s.encode("utf-8") for s in shingles])
     values = minhash.hashvalues
@@ -386,12 +391,12 @@ def _refresh_story(cur: psycopg2.extensions.cursor, story_id: int, joining_artic
 
 def paragraph_diff(copy_body: str, canonical_body: str) -> tuple[list[str], list[str]]:
     """Paragraphs the copy added and paragraphs of the canonical article it dropped (compared as normalized words)."""
-    copy_paragraphs = [p for p in copy_body.split("\n\n") if p.strip()]
-    canonical_paragraphs = [p for p in canonical_body.split("\n\n") if p.strip()]
-    copy_keys = {" ".join(words(p)) for p in copy_paragraphs}
-    canonical_keys = {" ".join(words(p)) for p in canonical_paragraphs}
-    added = [p for p in copy_paragraphs if " ".join(words(p)) not in canonical_keys]
-    dropped = [p for p in canonical_paragraphs if " ".join(words(p)) not in copy_keys]
+    copy_paragraphs = [(p, " ".join(words(p))) for p in copy_body.split("\n\n") if p.strip()]
+    canonical_paragraphs = [(p, " ".join(words(p))) for p in canonical_body.split("\n\n") if p.strip()]
+    copy_keys = {key for _, key in copy_paragraphs}
+    canonical_keys = {key for _, key in canonical_paragraphs}
+    added = [p for p, key in copy_paragraphs if key not in canonical_keys]
+    dropped = [p for p, key in canonical_paragraphs if key not in copy_keys]
     return added, dropped
 
 
@@ -404,7 +409,9 @@ class _Changes:
     paragraphs_dropped: list[str]
 
     @classmethod
-    def between(cls, title: str | None, body: str, refreshed: _Refreshed) -> "_Changes":
+    def between(cls, article_id: int, title: str | None, body: str, refreshed: _Refreshed) -> "_Changes":
+        if article_id == refreshed.canonical_after:
+            return cls(None, [], [])
         added, dropped = paragraph_diff(body, refreshed.canonical_body or "")
         return cls(title if words(title) != words(refreshed.canonical_title) else None, added, dropped)
 
@@ -413,7 +420,7 @@ def _record_all_changes(cur: psycopg2.extensions.cursor, story_id: int, refreshe
     """Store every copy's changes again, after the story's canonical article changed."""
     cur.execute("SELECT id, title, body FROM articles WHERE story_id = %s", (story_id,))
     for article_id, title, body in cur.fetchall():
-        changes = _Changes.between(title, body, refreshed)
+        changes = _Changes.between(article_id, title, body, refreshed)
         cur.execute(
             """UPDATE story_assignments SET headline = %s, paragraphs_added = %s, paragraphs_dropped = %s
                WHERE article_id = %s""",
@@ -476,7 +483,7 @@ def assign_story(
         _merge_stories(cur, story_id, merged, article.id)
     refreshed = _refresh_story(cur, story_id, article.id)
     best = _best(matches)
-    _record_assignment(cur, article, best, _Changes.between(article.title, article.body, refreshed))
+    _record_assignment(cur, article, best, _Changes.between(article.id, article.title, article.body, refreshed))
     if merged or refreshed.canonical_before not in (None, refreshed.canonical_after):
         _record_all_changes(cur, story_id, refreshed)
     if article.story_id not in (None, story_id, *merged):
