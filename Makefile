@@ -18,12 +18,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/feedpipe demo
+	FEEDPIPE_HOME=$(CURDIR)/.feedpipe $(BIN)/feedpipe demo
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: install
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# Extraction quality against raw trafilatura, on ../shared/dev/fundus-eval and our own syndicated pages.
+eval: install
+	$(BIN)/python bench/eval_extract.py
 
 constraints: install
 	$(BIN)/pip freeze --exclude-editable | grep -vi '^feedpipe' > constraints.txt

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import boto3
 import pytest
@@ -12,13 +14,31 @@ from moto.server import ThreadedMotoServer
 
 from pipeline import db
 
-DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs"
+DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs, learned_boilerplate"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def postgres_home() -> Iterator[Callable[[], Path]]:
+    """Makes folders for embedded Postgres servers.
+
+    As root, pgserver runs postgres as its own user, which must be able to reach the data folder:
+    pytest's temporary folders are private to root, so these live in a world-readable temporary folder."""
+    root = Path(tempfile.mkdtemp(prefix="feedpipe-tests-"))
+    root.chmod(0o755)
+
+    def make_home() -> Path:
+        home = Path(tempfile.mkdtemp(prefix="home-", dir=root))
+        home.chmod(0o755)
+        return home
+
+    yield make_home
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_home: Callable[[], Path]) -> str:
     """A fresh embedded PostgreSQL for the test session, migrated to the latest schema."""
-    url = db.embedded_database_url(tmp_path_factory.mktemp("feedpipe-home"))
+    url = db.embedded_database_url(postgres_home())
     db.migrate(url)
     return url
 
@@ -67,3 +87,12 @@ def feedpipe_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     return home
+
+
+@pytest.fixture
+def web() -> Iterator["WebServer"]:
+    """A programmable HTTP/1.1 server on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (one port); see tests/webserver.py."""
+    from tests.webserver import WebServer
+
+    with WebServer() as server:
+        yield server

@@ -7,8 +7,8 @@ def _migrate(url: str) -> list[str]:
     return db.migrate(url)
 
 
-def test_migrations_apply_once_and_concurrently_without_error(tmp_path):
-    url = db.embedded_database_url(tmp_path)
+def test_migrations_apply_once_and_concurrently_without_error(postgres_home):
+    url = db.embedded_database_url(postgres_home())
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         applied = pool.map(_migrate, [url] * 4)
     all_ids = sorted(i for ids in applied for i in ids)
