@@ -247,7 +247,8 @@ def ingest(conn, copies: list[Copy], config: dedupe.DedupeConfig) -> dict[int, i
                                          is_syndicated, content_sha256)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
                 (f"https://copy.example/{position}", f"https://copy.example/{position}", feeds[item.publisher],
-                 item.title, body, item.published_at, item.published_at, item.agency, item.agency is not None,
+                 item.title, body, item.published_at, item.published_at, item.agency,
+                 item.variant != "original" and item.agency is not None,
                  hashlib.sha256(body.encode("utf-8")).hexdigest()),
             )
             stories[position] = dedupe.assign_story(cur, cur.fetchone()[0], config).story_id

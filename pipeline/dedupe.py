@@ -349,22 +349,20 @@ class _Refreshed:
 def _refresh_story(cur: psycopg2.extensions.cursor, story_id: int, joining_article_id: int | None) -> _Refreshed:
     """Put `joining_article_id` (if given) into the story and recompute the story's aggregates from its copies.
 
-    The canonical article is the one whose publisher is an agency credited by the story's copies (the
-    originating agency's own copy), otherwise the earliest published; ties go to the lowest id. A story left
-    without copies (its only article changed into another story) is deleted."""
+    The canonical article is the earliest published copy, preferring the agency's own (cleaning credits it to an
+    agency without marking it syndicated); ties go to the lowest id. A story left without copies (its only article
+    changed into another story) is deleted."""
     cur.execute(
         """WITH joined AS (
                UPDATE articles SET story_id = %(story)s WHERE id = %(article)s
            ), members AS (
-               SELECT a.id, a.title, a.body, a.agency, a.published_at, a.fetched_at, f.publisher
+               SELECT a.id, a.title, a.body, a.agency, a.is_syndicated, a.published_at, a.fetched_at,
+                      coalesce(f.publisher, f.name, a.publisher) AS publisher
                FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
                WHERE a.id = ANY(ARRAY(SELECT id FROM articles WHERE story_id = %(story)s) || %(article)s::bigint)
-           ), credited AS (
-               SELECT DISTINCT lower(agency) AS agency FROM members WHERE agency IS NOT NULL
            ), canonical AS (
                SELECT id, title, body FROM members
-               ORDER BY coalesce(lower(publisher) IN (SELECT agency FROM credited), false) DESC,
-                        coalesce(published_at, fetched_at), id
+               ORDER BY (agency IS NOT NULL AND NOT is_syndicated) DESC, coalesce(published_at, fetched_at), id
                LIMIT 1
            ), before AS (
                SELECT canonical_article_id FROM stories WHERE id = %(story)s

@@ -1,5 +1,5 @@
 -- Stories: the copies of one story across publishers (pipeline/dedupe.py), and full-text search on articles.
--- depends: 0001_backbone
+-- depends: 0001_backbone 0003_cleaning
 
 ALTER TABLE stories
     ADD COLUMN publishers text[] NOT NULL DEFAULT '{}',
@@ -65,7 +65,7 @@ LEFT JOIN articles c ON c.id = s.canonical_article_id;
 CREATE VIEW story_copies AS
 SELECT a.story_id,
        a.id                               AS article_id,
-       f.publisher,
+       coalesce(f.publisher, f.name, a.publisher) AS publisher,
        a.url,
        a.title                            AS headline,
        sa.similarity,

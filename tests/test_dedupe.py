@@ -88,6 +88,7 @@ def add_article(
     paragraphs: list[str],
     published_at: datetime = T0,
     agency: str | None = None,
+    is_syndicated: bool = False,
 ) -> int:
     body = body_of(paragraphs)
     cur.execute(
@@ -95,7 +96,7 @@ def add_article(
                                  is_syndicated, content_sha256)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
         (url, url, feed_id, title, body, published_at, published_at + timedelta(minutes=5), agency,
-         agency is not None, hashlib.sha256(body.encode("utf-8")).hexdigest()),
+         is_syndicated, hashlib.sha256(body.encode("utf-8")).hexdigest()),
     )
     return cur.fetchone()[0]
 
@@ -126,7 +127,7 @@ def ingest_barrier_copies(conn) -> dict[str, dedupe.StoryDecision]:
     lead_only = first_share(BARRIER, 0.4)
     with_ads = BARRIER[:2] + [ADS[0]] + BARRIER[2:6] + [ADS[1]] + BARRIER[6:]
     with_local = BARRIER[:3] + [LOCAL_PARAGRAPH] + BARRIER[3:]
-    credit = {"agency": "Coastal Wire"}
+    credit = {"agency": "Coastal Wire", "is_syndicated": True}
     return {
         "lead_only": ingest(conn, "Alder Valley Gazette", "https://gazette.example/barrier", BARRIER_TITLE,
                             lead_only, published_at=T0 + timedelta(hours=2), **credit),
