@@ -42,8 +42,8 @@ class DedupeConfig:
     lead_sentence_min_words: int = 6
     min_words: int = 50
     min_lead_copy_words: int = 25
-    min_jaccard: float = 0.6
-    min_containment: float = 0.8
+    min_jaccard: float = 0.5
+    min_containment: float = 0.7
     candidates_per_story: int = 3
     max_candidates: int = 60
 
@@ -116,9 +116,12 @@ class BodyFeatures:
         return " ".join(self.title_words)
 
     def keys(self, config: DedupeConfig) -> list[int]:
-        """The sorted lookup keys stored in `dedupe_keys` (and locked, in this order)."""
+        """The sorted lookup keys stored in `dedupe_keys` (and locked, in this order).
+
+        Only short bodies get a title key: the title matters only to the short-body rule, and headlines such as
+        "Live updates" would otherwise make one key shared by thousands of unrelated articles."""
         keys = {key_hash("body", self.normalized_body)}
-        if self.title_words:
+        if self.title_words and len(self.body_words) < config.min_words:
             keys.add(key_hash("title", self.normalized_title))
         keys.update(key_hash("lead", sentence) for sentence in self.lead_sentences)
         keys.update(band_keys(self.shingles, config))
