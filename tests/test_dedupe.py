@@ -112,14 +112,14 @@ def ingest(conn, publisher: str, url: str, title: str, paragraphs: list[str], **
 
 
 def first_share(paragraphs: list[str], share: float) -> list[str]:
-    """The leading paragraphs holding about `share` of the words, as a local paper running only the top."""
+    """The leading paragraphs within `share` of the words, as a local paper running only the top."""
     total = sum(len(p.split()) for p in paragraphs)
     kept, count = [], 0
     for paragraph in paragraphs:
-        if count >= share * total:
+        count += len(paragraph.split())
+        if count > share * total:
             break
         kept.append(paragraph)
-        count += len(paragraph.split())
     return kept
 
 
