@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,6 +72,31 @@ class StoryDecision:
 
 class DedupeError(RuntimeError):
     pass
+
+
+_PREPARED: "weakref.WeakKeyDictionary[psycopg2.extensions.connection, set[str]]" = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A statement run for every article, prepared once per connection so Postgres plans it once.
+
+    PREPARE outlives the transaction it ran in (it is not rolled back), so remembering it per connection is safe."""
+
+    name: str
+    parameter_types: tuple[str, ...]
+    sql: str
+
+    def call(self, cur: psycopg2.extensions.cursor) -> str:
+        """The EXECUTE text (with %s placeholders), preparing the statement on this connection first if needed."""
+        prepared = _PREPARED.setdefault(cur.connection, set())
+        if self.name not in prepared:
+            cur.execute(f"PREPARE {self.name} ({', '.join(self.parameter_types)}) AS {self.sql}")
+            prepared.add(self.name)
+        return f"EXECUTE {self.name} ({', '.join(['%s'] * len(self.parameter_types))})"
+
+    def execute(self, cur: psycopg2.extensions.cursor, *params: object) -> None:
+        cur.execute(self.call(cur), params)
 
 
 def words(text: str | None) -> list[str]:
@@ -223,16 +249,20 @@ def _require_read_committed(cur: psycopg2.extensions.cursor) -> None:
         raise DedupeError("assign_story needs a READ COMMITTED transaction to see copies committed while it waited")
 
 
+LOAD_ARTICLE = _Statement(
+    "dedupe_load_article",
+    ("bigint",),
+    """SELECT a.id, a.title, a.body, a.content_sha256, a.story_id,
+              sa.method, sa.matched_article_id, sa.similarity, sa.containment,
+              sa.content_sha256 = a.content_sha256 AND sa.title IS NOT DISTINCT FROM a.title
+       FROM articles a LEFT JOIN story_assignments sa ON sa.article_id = a.id
+       WHERE a.id = $1""",
+)
+
+
 def _load_article(cur: psycopg2.extensions.cursor, article_id: int) -> tuple[_Article, StoryDecision | None]:
     """The article, and the decision already stored for it if its body and title have not changed since."""
-    cur.execute(
-        """SELECT a.id, a.title, a.body, a.content_sha256, a.story_id,
-                  sa.method, sa.matched_article_id, sa.similarity, sa.containment,
-                  sa.content_sha256 = a.content_sha256 AND sa.title IS NOT DISTINCT FROM a.title
-           FROM articles a LEFT JOIN story_assignments sa ON sa.article_id = a.id
-           WHERE a.id = %s""",
-        (article_id,),
-    )
+    LOAD_ARTICLE.execute(cur, article_id)
     row = cur.fetchone()
     if row is None:
         raise DedupeError(f"article {article_id} does not exist")
@@ -241,6 +271,30 @@ def _load_article(cur: psycopg2.extensions.cursor, article_id: int) -> tuple[_Ar
     if article.story_id is None or not unchanged:
         return article, None
     return article, StoryDecision(article.id, article.story_id, method, matched, similarity, containment, changed=False)
+
+
+STORE_KEYS_AND_FIND = _Statement(
+    "dedupe_store_keys_and_find",
+    ("bigint[]", "bigint", "integer", "integer"),
+    """WITH stored AS (
+           INSERT INTO dedupe_keys (key, article_id) SELECT unnest($1), $2
+           ON CONFLICT DO NOTHING
+       ), shared AS MATERIALIZED (
+           SELECT k.article_id, count(*) AS n FROM dedupe_keys k
+           WHERE k.key = ANY($1) AND k.article_id <> $2
+           GROUP BY k.article_id
+       ), ranked AS (
+           SELECT a.id, shared.n,
+                  row_number() OVER (PARTITION BY a.story_id ORDER BY shared.n DESC, a.id) AS rank_in_story
+           FROM shared JOIN articles a ON a.id = shared.article_id
+           WHERE a.story_id IS NOT NULL
+       )
+       SELECT a.id, a.title, a.body, a.content_sha256, a.story_id
+       FROM ranked JOIN articles a ON a.id = ranked.id
+       WHERE ranked.rank_in_story <= $3
+       ORDER BY ranked.n DESC, a.id
+       LIMIT $4""",
+)
 
 
 def _lock_keys_and_find_candidates(
@@ -256,26 +310,8 @@ def _lock_keys_and_find_candidates(
     if article.story_id is not None:
         cur.execute("DELETE FROM dedupe_keys WHERE article_id = %s", (article.id,))
     cur.execute(
-        """SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%(keys)s::bigint[]) AS k;
-           WITH stored AS (
-               INSERT INTO dedupe_keys (key, article_id) SELECT unnest(%(keys)s::bigint[]), %(id)s
-               ON CONFLICT DO NOTHING
-           ), shared AS MATERIALIZED (
-               SELECT k.article_id, count(*) AS n FROM dedupe_keys k
-               WHERE k.key = ANY(%(keys)s) AND k.article_id <> %(id)s
-               GROUP BY k.article_id
-           ), ranked AS (
-               SELECT a.id, shared.n,
-                      row_number() OVER (PARTITION BY a.story_id ORDER BY shared.n DESC, a.id) AS rank_in_story
-               FROM shared JOIN articles a ON a.id = shared.article_id
-               WHERE a.story_id IS NOT NULL
-           )
-           SELECT a.id, a.title, a.body, a.content_sha256, a.story_id
-           FROM ranked JOIN articles a ON a.id = ranked.id
-           WHERE ranked.rank_in_story <= %(per_story)s
-           ORDER BY ranked.n DESC, a.id
-           LIMIT %(limit)s""",
-        {"keys": keys, "id": article.id, "per_story": config.candidates_per_story, "limit": config.max_candidates},
+        "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k; " + STORE_KEYS_AND_FIND.call(cur),
+        (keys, keys, article.id, config.candidates_per_story, config.max_candidates),
     )
     return [_Article(*row) for row in cur.fetchall()]
 
@@ -294,6 +330,20 @@ def _verified_matches(features: BodyFeatures, candidates: list[_Article], config
     return list(matches.values())
 
 
+LOCK_STORIES = _Statement(
+    "dedupe_lock_stories",
+    ("bigint[]", "bigint"),
+    """SELECT id FROM stories WHERE id = ANY(ARRAY(SELECT story_id FROM articles WHERE id = ANY($1)) || $2)
+       ORDER BY id FOR UPDATE""",
+)
+LOCK_CURRENT_STORIES = _Statement(
+    "dedupe_lock_current_stories",
+    ("bigint[]",),
+    """SELECT id FROM stories WHERE id = ANY(ARRAY(SELECT story_id FROM articles WHERE id = ANY($1)))
+       ORDER BY id FOR UPDATE NOWAIT""",
+)
+
+
 def _lock_stories(cur: psycopg2.extensions.cursor, matched_ids: list[int], own_story: int | None) -> list[int]:
     """Lock (FOR UPDATE) the stories holding the matched articles, and the article's own story; returns the
     matched articles' stories in ascending order.
@@ -303,15 +353,11 @@ def _lock_stories(cur: psycopg2.extensions.cursor, matched_ids: list[int], own_s
     locks their current stories without waiting; if one is busy, the locks are given back (savepoint) and both
     are tried again. Waiting only ever happens in one sorted pass, so workers never wait on each other in a
     cycle. (The own story cannot move: this transaction holds the article's row.)"""
-    stories_of_matches = "ARRAY(SELECT story_id FROM articles WHERE id = ANY(%(matched)s::bigint[]))"
     while True:
         try:
             cur.execute(
-                f"""SAVEPOINT dedupe_story_locks;
-                    SELECT id FROM stories WHERE id = ANY({stories_of_matches} || %(own)s::bigint)
-                    ORDER BY id FOR UPDATE;
-                    SELECT id FROM stories WHERE id = ANY({stories_of_matches}) ORDER BY id FOR UPDATE NOWAIT""",
-                {"matched": matched_ids, "own": own_story},
+                f"SAVEPOINT dedupe_story_locks; {LOCK_STORIES.call(cur)}; {LOCK_CURRENT_STORIES.call(cur)}",
+                (matched_ids, own_story, matched_ids),
             )
         except psycopg2.errors.LockNotAvailable:
             cur.execute("ROLLBACK TO SAVEPOINT dedupe_story_locks")
@@ -349,41 +395,45 @@ class _Refreshed:
     canonical_body: str | None
 
 
+REFRESH_STORY = _Statement(
+    "dedupe_refresh_story",
+    ("bigint", "bigint"),
+    """WITH joined AS (
+           UPDATE articles SET story_id = $1 WHERE id = $2
+       ), members AS (
+           SELECT a.id, a.title, a.body, a.agency, a.is_syndicated, a.published_at, a.fetched_at,
+                  coalesce(f.publisher, f.name, a.publisher) AS publisher
+           FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
+           WHERE a.id = ANY(ARRAY(SELECT id FROM articles WHERE story_id = $1) || $2::bigint)
+       ), canonical AS (
+           SELECT id, title, body FROM members
+           ORDER BY (agency IS NOT NULL AND NOT is_syndicated) DESC, coalesce(published_at, fetched_at), id
+           LIMIT 1
+       ), before AS (
+           SELECT canonical_article_id FROM stories WHERE id = $1
+       )
+       UPDATE stories SET
+           canonical_article_id = (SELECT id FROM canonical),
+           title = (SELECT title FROM canonical),
+           first_seen_at = coalesce((SELECT min(fetched_at) FROM members), first_seen_at),
+           last_seen_at = coalesce((SELECT max(fetched_at) FROM members), last_seen_at),
+           article_count = (SELECT count(*) FROM members),
+           publishers = ARRAY(SELECT DISTINCT publisher FROM members WHERE publisher IS NOT NULL ORDER BY 1),
+           agencies = ARRAY(SELECT DISTINCT agency FROM members WHERE agency IS NOT NULL ORDER BY 1),
+           updated_at = now()
+       WHERE id = $1
+       RETURNING (SELECT canonical_article_id FROM before), canonical_article_id,
+                 (SELECT title FROM canonical), (SELECT body FROM canonical)""",
+)
+
+
 def _refresh_story(cur: psycopg2.extensions.cursor, story_id: int, joining_article_id: int | None) -> _Refreshed:
     """Put `joining_article_id` (if given) into the story and recompute the story's aggregates from its copies.
 
     The canonical article is the earliest published copy, preferring the agency's own (cleaning credits it to an
     agency without marking it syndicated); ties go to the lowest id. A story left without copies (its only article
     changed into another story) is deleted."""
-    cur.execute(
-        """WITH joined AS (
-               UPDATE articles SET story_id = %(story)s WHERE id = %(article)s
-           ), members AS (
-               SELECT a.id, a.title, a.body, a.agency, a.is_syndicated, a.published_at, a.fetched_at,
-                      coalesce(f.publisher, f.name, a.publisher) AS publisher
-               FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
-               WHERE a.id = ANY(ARRAY(SELECT id FROM articles WHERE story_id = %(story)s) || %(article)s::bigint)
-           ), canonical AS (
-               SELECT id, title, body FROM members
-               ORDER BY (agency IS NOT NULL AND NOT is_syndicated) DESC, coalesce(published_at, fetched_at), id
-               LIMIT 1
-           ), before AS (
-               SELECT canonical_article_id FROM stories WHERE id = %(story)s
-           )
-           UPDATE stories SET
-               canonical_article_id = (SELECT id FROM canonical),
-               title = (SELECT title FROM canonical),
-               first_seen_at = coalesce((SELECT min(fetched_at) FROM members), first_seen_at),
-               last_seen_at = coalesce((SELECT max(fetched_at) FROM members), last_seen_at),
-               article_count = (SELECT count(*) FROM members),
-               publishers = ARRAY(SELECT DISTINCT publisher FROM members WHERE publisher IS NOT NULL ORDER BY 1),
-               agencies = ARRAY(SELECT DISTINCT agency FROM members WHERE agency IS NOT NULL ORDER BY 1),
-               updated_at = now()
-           WHERE id = %(story)s
-           RETURNING (SELECT canonical_article_id FROM before), canonical_article_id,
-                     (SELECT title FROM canonical), (SELECT body FROM canonical)""",
-        {"story": story_id, "article": joining_article_id},
-    )
+    REFRESH_STORY.execute(cur, story_id, joining_article_id)
     refreshed = _Refreshed(*cur.fetchone())
     if refreshed.canonical_after is None:
         cur.execute("DELETE FROM stories WHERE id = %s", (story_id,))
@@ -429,33 +479,37 @@ def _record_all_changes(cur: psycopg2.extensions.cursor, story_id: int, refreshe
         )
 
 
+RECORD_ASSIGNMENT = _Statement(
+    "dedupe_record_assignment",
+    ("bigint", "text", "bigint", "real", "real", "text", "text", "text", "text[]", "text[]"),
+    """INSERT INTO story_assignments
+           (article_id, method, matched_article_id, similarity, containment, content_sha256, title,
+            headline, paragraphs_added, paragraphs_dropped, decided_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+       ON CONFLICT (article_id) DO UPDATE SET
+           method = EXCLUDED.method, matched_article_id = EXCLUDED.matched_article_id,
+           similarity = EXCLUDED.similarity, containment = EXCLUDED.containment,
+           content_sha256 = EXCLUDED.content_sha256, title = EXCLUDED.title, headline = EXCLUDED.headline,
+           paragraphs_added = EXCLUDED.paragraphs_added, paragraphs_dropped = EXCLUDED.paragraphs_dropped,
+           decided_at = EXCLUDED.decided_at""",
+)
+
+
 def _record_assignment(
     cur: psycopg2.extensions.cursor, article: _Article, best: Match | None, changes: _Changes
 ) -> None:
-    cur.execute(
-        """INSERT INTO story_assignments
-               (article_id, method, matched_article_id, similarity, containment, content_sha256, title,
-                headline, paragraphs_added, paragraphs_dropped, decided_at)
-           VALUES (%(id)s, %(method)s, %(matched)s, %(similarity)s, %(containment)s, %(sha)s, %(title)s,
-                   %(headline)s, %(added)s, %(dropped)s, now())
-           ON CONFLICT (article_id) DO UPDATE SET
-               method = EXCLUDED.method, matched_article_id = EXCLUDED.matched_article_id,
-               similarity = EXCLUDED.similarity, containment = EXCLUDED.containment,
-               content_sha256 = EXCLUDED.content_sha256, title = EXCLUDED.title, headline = EXCLUDED.headline,
-               paragraphs_added = EXCLUDED.paragraphs_added, paragraphs_dropped = EXCLUDED.paragraphs_dropped,
-               decided_at = EXCLUDED.decided_at""",
-        {
-            "id": article.id,
-            "method": best.method if best else "first_copy",
-            "matched": best.article_id if best else None,
-            "similarity": best.similarity if best else None,
-            "containment": best.containment if best else None,
-            "sha": article.content_sha256,
-            "title": article.title,
-            "headline": changes.headline,
-            "added": changes.paragraphs_added,
-            "dropped": changes.paragraphs_dropped,
-        },
+    RECORD_ASSIGNMENT.execute(
+        cur,
+        article.id,
+        best.method if best else "first_copy",
+        best.article_id if best else None,
+        best.similarity if best else None,
+        best.containment if best else None,
+        article.content_sha256,
+        article.title,
+        changes.headline,
+        changes.paragraphs_added,
+        changes.paragraphs_dropped,
     )
 
 
