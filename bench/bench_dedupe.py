@@ -1,10 +1,10 @@
 """Dedupe benchmark: time per `assign_story` call with 10k, 100k and 1M articles already indexed in Postgres.
 
 The index is filled server-side (INSERT ... SELECT generate_series) with synthetic articles, each in a story of its
-own and with as many random lookup keys as a real article gets, so the tables have their production shape. Then, at each size, a batch of
-new articles goes through `assign_story` exactly as the store stage calls it: a third found new stories, the rest
-are syndicated copies (new headline, ad line, trimmed tail) that find, verify and join their story. Only the
-`assign_story` call is timed. Uses a fresh embedded Postgres in a temporary folder.
+own and with as many random lookup keys as a real article gets, so the tables have their production shape. Then,
+at each size, a batch of new articles goes through `assign_story` exactly as the store stage calls it: a third
+found new stories, the rest are syndicated copies (new headline, ad line, trimmed tail) that find, verify and join
+their story. Only the `assign_story` call is timed. Uses a fresh embedded Postgres in a temporary folder.
 
     python bench/bench_dedupe.py [--sizes 10000 100000 1000000] [--articles 300]
 """

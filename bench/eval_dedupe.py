@@ -180,7 +180,8 @@ def syndicated_copies(cluster: str, publisher: str, title: str, body: list[str],
         copy("dateline_combo", new_headline(title, rng), combo, 95, "County Times"),
         copy("style_edits", title, style_edited(body), 110, "Morning Star"),
         copy("desk_trims", title, desk_trimmed(style_edited(body), rng), 125, "Evening Post"),
-        copy("rewritten_lead_trimmed", new_headline(title, rng), trimmed(rewritten_lead(body), 0.4), 140, "Bay Chronicle"),
+        copy("rewritten_lead_trimmed", new_headline(title, rng), trimmed(rewritten_lead(body), 0.4), 140,
+             "Bay Chronicle"),
     ]
 
 

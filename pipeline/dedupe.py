@@ -2,7 +2,8 @@
 
 Candidates come from keys stored in Postgres (`dedupe_keys`), so matching works across runs and processes:
 MinHash LSH band hashes of the body's word shingles, hashes of its lead sentences (a copy that keeps only its top
-still shares them), the normalized-body hash and the normalized-title hash. Every candidate is then verified on
+still shares them), the normalized-body hash and, for short bodies, the normalized-title hash. Every candidate is
+then verified on
 the exact shingle sets of both bodies, which are in the rows anyway: Jaccard for ordinary copies, containment (the
 share of the shorter body found in the longer) plus a shared lead sentence for trimmed or padded copies. Bodies
 under `min_words` words are too short to estimate anything: they join only on an identical body, on an identical
@@ -10,8 +11,12 @@ title with one body inside the other, or when the short body is, word for word, 
 
 Concurrency: `assign_story` takes transaction-scoped advisory locks on all of the article's keys in sorted order
 before looking for candidates. Two copies of one story share keys, so their workers run one after the other and
-the second sees the first; sorted order means no two workers ever wait on each other in a cycle. The transaction
-must be READ COMMITTED, so the statements after the lock see what the worker before committed.
+the second sees the first; sorted order means no two workers ever wait on each other in a cycle. The stories it
+then changes are locked FOR UPDATE in ascending id order (see `_lock_stories`). The transaction must be READ
+COMMITTED, so the statements after a lock see what the worker before committed.
+
+The stored keys depend on the shingle size, the band layout, MINHASH_SEED and the hash functions: changing any of
+them needs the keys of stored articles recomputed.
 """
 from __future__ import annotations
 
@@ -36,17 +41,17 @@ MINHASH_SEED = 1
 class DedupeConfig:
     """Thresholds of the dedupe stage; defaults chosen with `bench/eval_dedupe.py --sweep` (see bench/README.md)."""
 
-    shingle_words: int = 4
-    num_bands: int = 24
-    rows_per_band: int = 3
-    lead_sentences: int = 3
-    lead_sentence_min_words: int = 6
-    min_words: int = 50
-    min_lead_copy_words: int = 25
-    min_jaccard: float = 0.5
-    min_containment: float = 0.7
-    candidates_per_story: int = 3
-    max_candidates: int = 60
+    shingle_words: int = 4  # words per shingle; shingles stay within a paragraph
+    num_bands: int = 24  # LSH bands ...
+    rows_per_band: int = 3  # ... of this many MinHash values each
+    lead_sentences: int = 3  # first sentences hashed as lead keys ...
+    lead_sentence_min_words: int = 6  # ... counting only sentences this long
+    min_words: int = 50  # shorter bodies use the exact rules only
+    min_lead_copy_words: int = 25  # a short body this long that is the start of another joins it
+    min_jaccard: float = 0.5  # near_duplicate
+    min_containment: float = 0.7  # containment (with a shared lead sentence)
+    candidates_per_story: int = 3  # candidates verified per story, most shared keys first
+    max_candidates: int = 60  # candidates verified in all
 
     @property
     def num_perm(self) -> int:
@@ -194,7 +199,9 @@ def band_keys(shingles: frozenset[str], config: DedupeConfig) -> list[int]:
     minhash.update_batch([s.encode("utf-8") for s in shingles])
     values = minhash.hashvalues
     r = config.rows_per_band
-    return [key_hash(f"band{band}", values[band * r : (band + 1) * r].tobytes().hex()) for band in range(config.num_bands)]
+    return [
+        key_hash(f"band{band}", values[band * r : (band + 1) * r].tobytes().hex()) for band in range(config.num_bands)
+    ]
 
 
 @dataclass(frozen=True)
