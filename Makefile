@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/feedpipe demo
+	FEEDPIPE_HOME=$(CURDIR)/.feedpipe $(BIN)/feedpipe demo
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: install
@@ -28,6 +28,10 @@ test: install
 # Every benchmark under bench/ (each prints its figures and exits non-zero when it misses its target).
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# Extraction quality against raw trafilatura, on ../shared/dev/fundus-eval and our own syndicated pages.
+eval: install
+	$(BIN)/python bench/eval_extract.py
 
 constraints: install
 	$(BIN)/pip freeze --exclude-editable | grep -vi '^feedpipe' > constraints.txt

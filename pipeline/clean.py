@@ -1,11 +1,277 @@
-"""Clean: take syndication boilerplate out of an extracted page, keeping a record of every removal."""
+"""Clean: take syndication boilerplate out of an extracted page, keeping a record of every removal.
+
+Every rule has a name, and every paragraph (or part of one) a rule takes out is listed in `removed` with
+that name. Rules see each paragraph as `line_key` text (NFKC, zero-width characters gone, whitespace
+collapsed), so an ad marker written with a no-break space is still an ad marker. The order is:
+line rules (markers, prompts, credits, notices, publisher and learned lines), blocks (a video or
+related-content header and the headline lines under it), the dateline, repeated paragraphs, and a
+wire credit at the end of the last paragraph.
+"""
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Collection
+from urllib.parse import urlsplit
+
+import yaml
+
+from cssselect import SelectorError
+from lxml.cssselect import CSSSelector
 
 from pipeline.extract import ExtractedPage
 
-RULES_VERSION = "0"
+# Bump when a built-in rule changes; the publisher file's own digest is appended to it (RuleSet.version).
+RULES_VERSION = "1"
+PUBLISHER_RULES_FILE = Path(__file__).resolve().parent / "rules" / "publishers.yaml"
+
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
+SENTENCE_END = tuple('.?!"\'”’»')
+QUOTE_MARKS = re.compile(r"[\"“”«»„]")
+
+# Words a paragraph may start with, followed by a colon, that are labels and not places.
+NOT_A_PLACE = {
+    "update", "updated", "breaking", "exclusive", "analysis", "opinion", "explainer", "note", "editor's note",
+    "watch", "video", "live", "photos", "photo", "file", "claim", "the facts", "ap's assessment", "assessment",
+    "q", "a", "read", "also read", "fact check", "correction", "clarification", "warning", "summary", "highlights",
+    "key points", "related", "source", "sources", "by", "and", "but", "so", "yes", "no",
+}
+
+# Words that show a "Label:" opening a paragraph is not a place ("FANDUEL SPORTSBOOK LINE:", "From WECT News:").
+NOT_IN_A_PLACE_NAME = {
+    "from", "by", "via", "the", "on", "in", "at", "for", "to", "with", "and", "what", "why", "how", "when", "who",
+    "where", "this", "here", "my", "our", "your", "line", "news", "report", "update", "live", "claim", "facts",
+    "assessment", "odds", "score", "result", "results", "editor", "editor's", "said", "says",
+}
+
+# Known boilerplate strings: what `make eval` counts as left behind, and what the `publisher_quality`
+# view looks for in stored bodies (sql/0003_cleaning.sql seeds the same list into `boilerplate_markers`).
+KNOWN_BOILERPLATE = (
+    "Advertisement",
+    "Story continues below",
+    "Read Time:",
+    "min read",
+    "Featured Video Of The Day",
+    "syndicated feed",
+    "Also Read:",
+    "Read more:",
+    "Click here to",
+    "Follow us on",
+    "Sign up for our newsletter",
+    "Download the app",
+    "Scroll to continue",
+    "Reporting by",
+    "Editing by",
+)
+
+
+def line_key(text: str) -> str:
+    """The form rules and comparisons see: NFKC, no zero-width characters, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(ZERO_WIDTH).split())
+
+
+def comparison_key(text: str) -> str:
+    """Loose form for spotting repeats: case and quote styles ignored."""
+    key = line_key(text).casefold()
+    return re.sub(r"[\"'“”‘’«»„]", "", key)
+
+
+@dataclass(frozen=True)
+class LineRule:
+    """A paragraph that matches `pattern` (and is at most `max_chars` long) is boilerplate."""
+
+    name: str
+    pattern: re.Pattern[str]
+    max_chars: int = 200
+
+    def matches(self, key: str) -> bool:
+        return len(key) <= self.max_chars and bool(self.pattern.search(key))
+
+
+@dataclass(frozen=True)
+class BlockRule:
+    """A header line, and up to `max_following` headline-like lines right after it, are boilerplate."""
+
+    name: str
+    header: re.Pattern[str]
+    max_following: int
+
+
+def _rule(name: str, pattern: str, max_chars: int = 200) -> LineRule:
+    return LineRule(name, re.compile(pattern, re.IGNORECASE), max_chars)
+
+
+AD_WORDS = (
+    r"advertisements?|advertisment|advert|ads?|sponsored(?: content| post| story)?|paid (?:content|post)|promoted"
+    r"|(?:story|article) continues (?:below|after)(?: this)?(?: advertisement| ad)?|continue reading (?:below|after)"
+    r"|advertisement\s*[-–—:]\s*scroll to continue|scroll to continue(?: with content)?"
+    r"|anzeige|werbung|publicité|publicidad|pubblicità|reclame|реклама|विज्ञापन|广告|広告|광고|إعلان"
+)
+AGENCIES = {
+    "reuters": "Reuters", "thomson reuters": "Reuters", "ap": "AP", "associated press": "AP", "the associated press": "AP",
+    "afp": "AFP", "agence france-presse": "AFP", "pti": "PTI", "press trust of india": "PTI", "ians": "IANS",
+    "ani": "ANI", "bloomberg": "Bloomberg", "dpa": "dpa", "uni": "UNI", "xinhua": "Xinhua", "efe": "EFE",
+    "ansa": "ANSA", "kyodo": "Kyodo", "yonhap": "Yonhap", "tass": "TASS",
+}
+AGENCY_DOMAINS = {
+    "Reuters": "reuters.com", "AP": "apnews.com", "AFP": "afp.com", "PTI": "ptinews.com", "IANS": "ians.in",
+    "ANI": "aninews.in", "Bloomberg": "bloomberg.com",
+}
+AGENCY_ALTERNATION = "|".join(sorted((re.escape(a) for a in AGENCIES), key=len, reverse=True))
+WIRE_SYMBOLS = r"Reuters|AP|AFP|PTI|IANS|ANI|Bloomberg|dpa|UNI|Xinhua|EFE|ANSA|Kyodo|Yonhap|TASS"
+
+LINE_RULES = (
+    _rule("ad_marker", rf"^[\[(]?(?:{AD_WORDS})[\])]?[\s.:…-]*$"),
+    _rule("reading_time", r"^(?:(?:estimated )?(?:read(?:ing)? time|lesezeit|temps de lecture|tiempo de lectura)\s*[:\-]?\s*"
+                          r"(?:less than |about |ca\. )?\d+(?:\s*-\s*\d+)?\s*(?:min|mins|minutes?|minuten)\b.*"
+                          r"|\d+(?:\s*-\s*\d+)?\s*(?:min|mins|minutes?)\.? read\b.*)$", 80),
+    _rule("byline", r"^by\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*$", 80),
+    _rule("timestamp_line", r"^(?:last )?(?:updated|published|first published|posted)(?: on)?\s*:?\s*[^.]*\d{4}[^.]*$", 80),
+    _rule("related_link", r"^(?:also read|read also|read more|more|see also|related|related (?:article|story|stories|news)"
+                          r"|must read|recommended|don'?t miss|further reading|also see|read next|up next"
+                          r"|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|leer más|lee también|leggi anche)"
+                          r"\s*[:|>»\-–—]\s*\S", 300),
+    _rule("call_to_action", r"^(?:click|tap) here\b|^follow (?:us|\w+(?:\.com)?) on\b|^(?:like|follow) us\b"
+                            r"|^(?:join|follow) (?:our|us on|the) (?:\w+ )?(?:whatsapp|telegram)"
+                            r"|^(?:sign up|subscribe|register)\b.*\b(?:newsletters?|alerts|inbox|updates|digest|channel)\b"
+                            r"|\b(?:subscribe to|sign up (?:for|to)|get) our\b.*\bnewsletters?\b"
+                            r"|^(?:download|get|install) (?:the|our) .*\bapp\b"
+                            r"|^(?:track|catch|get) (?:all )?(?:the )?latest .*\b(?:news|updates)\b.*\b(?:live|on|from)\b"
+                            r"|^(?:share|share this(?: article| story)?|print|print this(?: article| story)?|e-?mail"
+                            r"|comments?|\d+ comments?|leave a comment|view comments|show comments|post a comment"
+                            r"|join the conversation|copy link|link copied)[\s.:!]*$", 160),
+    _rule("photo_credit", r"^[\[(]?(?:file )?(?:photo|photograph|image|picture|pic|representative (?:image|photo)"
+                          r"|representational (?:image|photo|picture)|image source|image caption|photo credit"
+                          r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)"
+                          rf"|\b(?:{WIRE_SYMBOLS}|AP Photo|REUTERS|Getty Images|EPA|Shutterstock)\s*/\s*[A-Z]"
+                          r"|\b(?:AFP|AP|Reuters|EPA|Bloomberg) via Getty Images\)?$|^\(?Getty Images\)?$|^file photo\b", 400),
+    _rule("copyright_line", r"^(?:copyright|©|\(c\))\s*(?:\d{4}\s*)?.*(?:all rights reserved|thomson reuters"
+                            r"|associated press|agence france-presse)\.?$", 200),
+)
+
+SYNDICATION_NOTICE = _rule(
+    "syndication_notice",
+    r"\bsyndicated (?:news )?(?:feed|content)\b|\b(?:wire|agency|news agency) feeds?\b|\bauto-?generated from\b"
+    r"|\bhas not been edited by\b.*\bstaff\b|\bmay have been reworked by\b.*\bstaff\b"
+    r"|\bpublished from a (?:wire|syndicated)\b",
+    400,
+)
+AGENCY_LINE = re.compile(
+    rf"^[\[(\-–—\s]*(?:with (?:inputs|input) from |inputs from |source:\s*|by |via )?(?P<agency>{AGENCY_ALTERNATION}|agencies)"
+    rf"(?:\s*(?:,|and|&)\s*(?:{AGENCY_ALTERNATION}|agencies))*[\s.)\]]*$",
+    re.IGNORECASE,
+)
+REPORTING_CREDIT = re.compile(
+    r"^[\[(]?\s*(?:\(?(?:additional )?reporting by|writing by|editing by|compiled by|edited by|written by)\b.*$",
+    re.IGNORECASE,
+)
+COPYRIGHT_AGENCY = re.compile(r"thomson reuters|associated press|agence france-presse", re.IGNORECASE)
+TRAILING_CREDIT = re.compile(rf"\s*(?:[-–—]\s*(?:{WIRE_SYMBOLS})|\((?:{WIRE_SYMBOLS})\))\.?$")
+
+BLOCK_RULES = (
+    BlockRule("video_block", re.compile(r"^(?:featured video of the day|watch(?: the)? video|videos?|also watch|watch now"
+                                        r"|watch|latest videos?|trending videos?)\s*:?$", re.IGNORECASE), 1),
+    BlockRule("related_block", re.compile(r"^(?:trending(?: now| news| stories)?|top stories|top news|most read|most popular"
+                                          r"|most viewed|related(?: stories| articles| news| content)?|more stories"
+                                          r"|recommended(?: stories| for you)?|you may also like|you might also like"
+                                          r"|latest news|more from [\w .]+|read more|also read|read next|in other news"
+                                          r"|don'?t miss)\s*:?$", re.IGNORECASE), 10),
+)
+INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video)\s*[:|]\s*\S", 150)
+
+MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+DATE = rf"{MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?"
+PLACE_WORD = r"[A-Z][\w'.\-]*"
+PLACE = rf"{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,3}}(?:,\s*{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}})?"
+CAPS_PLACE = r"[A-Z][A-Z'.\-]+(?:\s+[A-Z][A-Z'.\-]+){0,3}(?:,\s*[A-Z][\w.]+(?:\s+[A-Z][\w.]+){0,2})?"
+DATELINE_WITH_AGENCY = re.compile(
+    rf"^(?:(?P<place>{PLACE})(?:,\s*{DATE})?|{DATE})?\s*\((?P<agency>{WIRE_SYMBOLS})\)\s*[-–—:]*\s*(?=\S)"
+)
+# A wire we do not list credits itself the same way ("LISBON (GWS) -"); a capitals place and a dash are required.
+DATELINE_WITH_OTHER_AGENCY = re.compile(
+    rf"^(?P<place>{CAPS_PLACE})(?:,\s*{DATE})?\s*\((?P<agency>[A-Z]{{2,6}})\)\s*[-–—]+\s*(?=\S)"
+)
+DATELINE_CAPS = re.compile(rf"^(?P<place>{CAPS_PLACE})(?:,\s*{DATE})?\s*[:\-–—]+\s+(?=\S)")
+DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}):\s+(?=[A-Z\"“])")
+DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$")
+DATELINE_SEARCH_DEPTH = 8
+MIN_REPEAT_WORDS = 10
+MAX_TRAILING_HEADLINES = 8
+# A learnable line is short and not speech: boilerplate is a label, a prompt or a credit.
+LEARNABLE_MAX_CHARS = 120
+
+
+class RulesError(ValueError):
+    """The publisher rules file is malformed; the message names the publisher and the rule."""
+
+
+@dataclass(frozen=True)
+class PublisherRules:
+    """One publisher's own boilerplate: elements dropped before extraction, lines dropped after."""
+
+    domain: str
+    drop_selectors: tuple[str, ...] = ()
+    line_rules: tuple[LineRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: str
+    publishers: dict[str, PublisherRules]
+
+    def for_url(self, url: str | None) -> PublisherRules | None:
+        host = publisher_domain(url)
+        if host is None:
+            return None
+        return next((r for d, r in self.publishers.items() if host == d or host.endswith("." + d)), None)
+
+
+def publisher_domain(url: str | None) -> str | None:
+    """The publisher an address belongs to: its host without "www.", "m." or "amp."."""
+    host = (urlsplit(url).hostname or "") if url else ""
+    host = re.sub(r"^(?:www\d*|m|amp|mobile)\.", "", host.lower())
+    return host or None
+
+
+def load_rules(path: Path = PUBLISHER_RULES_FILE) -> RuleSet:
+    """The built-in rules plus the publisher rules in `path` (YAML keyed by domain)."""
+    return _load_rules(path.resolve())
+
+
+@lru_cache(maxsize=8)
+def _load_rules(path: Path) -> RuleSet:
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as error:
+        raise RulesError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise RulesError(f"{path}: expected a mapping of domain to rules")
+    publishers = {str(domain).lower(): _publisher_rules(str(domain).lower(), spec or {}) for domain, spec in data.items()}
+    return RuleSet(version=f"{RULES_VERSION}+{hashlib.sha256(raw).hexdigest()[:8]}", publishers=publishers)
+
+
+def _publisher_rules(domain: str, spec: dict) -> PublisherRules:
+    unknown = set(spec) - {"drop_selectors", "lines"}
+    if unknown:
+        raise RulesError(f"{domain}: unknown keys {sorted(unknown)} (expected drop_selectors, lines)")
+    selectors = tuple(spec.get("drop_selectors") or ())
+    for selector in selectors:
+        try:
+            CSSSelector(selector)
+        except SelectorError as error:
+            raise RulesError(f"{domain}: bad CSS selector {selector!r}: {error}") from error
+    line_rules = []
+    for name, pattern in (spec.get("lines") or {}).items():
+        try:
+            line_rules.append(LineRule(f"publisher:{domain}:{name}", re.compile(pattern, re.IGNORECASE), 300))
+        except re.error as error:
+            raise RulesError(f"{domain}: line rule {name!r} has a bad pattern: {error}") from error
+    return PublisherRules(domain, selectors, tuple(line_rules))
 
 
 @dataclass
@@ -18,6 +284,8 @@ class Removal:
 
 @dataclass
 class Syndication:
+    """Whether the story came over a wire, which agency sent it, and the publisher's notice saying so."""
+
     syndicated: bool = False
     agency: str | None = None
     notice: str | None = None
@@ -30,8 +298,232 @@ class CleanedPage:
     dateline: str | None = None
     syndication: Syndication = field(default_factory=Syndication)
     removed: list[Removal] = field(default_factory=list)
+    rules_version: str = ""
+    learnable_lines: list[str] = field(default_factory=list)
 
 
-def clean_page(page: ExtractedPage) -> CleanedPage:
-    """Drop empty paragraphs; the cleaning issue fills in the boilerplate rules."""
-    return CleanedPage(page=page, paragraphs=[p for p in page.paragraphs if p.strip()])
+@dataclass
+class _Paragraph:
+    text: str
+    removed_by: str | None = None
+    dateline_prefix: str | None = None
+
+    @property
+    def key(self) -> str:
+        return line_key(self.text)
+
+
+@dataclass
+class _Findings:
+    agency: str | None = None
+    notice: str | None = None
+    wire_credit: bool = False
+
+
+def clean_page(
+    page: ExtractedPage,
+    *,
+    url: str | None = None,
+    rules: RuleSet | None = None,
+    learned: Collection[str] = frozenset(),
+) -> CleanedPage:
+    """Apply every boilerplate rule to a page's paragraphs.
+
+    `url` picks the publisher's own rules; `learned` holds the `comparison_key`s of lines learned as
+    that publisher's boilerplate (see pipeline.learned)."""
+    rules = rules or load_rules()
+    publisher = rules.for_url(url)
+    paragraphs = [_Paragraph(p) for p in page.paragraphs if line_key(p)]
+    findings = _Findings()
+    _apply_line_rules(paragraphs, publisher, learned, findings, page.title)
+    _apply_block_rules(paragraphs)
+    _drop_trailing_headlines(paragraphs)
+    dateline, body_start = _take_dateline(paragraphs, findings)
+    _drop_repeats(paragraphs, body_start)
+    removed = [Removal(p.text, p.removed_by) for p in paragraphs if p.removed_by]
+    kept = [p for p in paragraphs if not p.removed_by]
+    if kept:
+        removed.extend(_strip_trailing_credit(kept[-1], findings))
+    removed.extend(_dateline_removals(paragraphs))
+    return CleanedPage(
+        page=page,
+        paragraphs=[p.text for p in kept if line_key(p.text)],
+        dateline=dateline,
+        syndication=_syndication(findings, publisher_domain=publisher_domain(url)),
+        removed=removed,
+        rules_version=rules.version,
+        learnable_lines=[p.text for p in paragraphs if p.removed_by in (None, "learned") and is_learnable(p.text)],
+    )
+
+
+def is_learnable(text: str) -> bool:
+    """Only short lines that are not quoted speech may become learned boilerplate."""
+    key = line_key(text)
+    return 0 < len(key) <= LEARNABLE_MAX_CHARS and not QUOTE_MARKS.search(key)
+
+
+def _apply_line_rules(
+    paragraphs: list[_Paragraph],
+    publisher: PublisherRules | None,
+    learned: Collection[str],
+    findings: _Findings,
+    title: str | None,
+) -> None:
+    title_key = comparison_key(title) if title else None
+    publisher_rules = publisher.line_rules if publisher else ()
+    for paragraph in paragraphs:
+        key = paragraph.key
+        if SYNDICATION_NOTICE.matches(key):
+            findings.notice = findings.notice or key
+            paragraph.removed_by = SYNDICATION_NOTICE.name
+        elif agency := _agency_credit(key):
+            findings.agency = findings.agency or (None if agency == "agencies" else agency)
+            findings.wire_credit = True
+            paragraph.removed_by = "agency_credit"
+        elif REPORTING_CREDIT.match(key) and len(key) <= 400:
+            paragraph.removed_by = "agency_credit"
+        elif rule := next((r for r in (*publisher_rules, *LINE_RULES, INLINE_VIDEO) if r.matches(key)), None):
+            paragraph.removed_by = rule.name
+            if rule.name == "copyright_line" and (match := COPYRIGHT_AGENCY.search(key)):
+                findings.agency = findings.agency or AGENCIES[match.group(0).lower()]
+                findings.wire_credit = True
+        elif comparison_key(key) in learned:
+            paragraph.removed_by = "learned"
+        elif title_key and comparison_key(key) == title_key:
+            paragraph.removed_by = "repeated_title"
+
+
+def _agency_credit(key: str) -> str | None:
+    """The agency named by a credit line ("(Reuters)", "- PTI", "With inputs from IANS"), or "agencies"."""
+    match = AGENCY_LINE.match(key)
+    if not match:
+        return None
+    name = match.group("agency").lower()
+    return "agencies" if name == "agencies" else AGENCIES[name]
+
+
+def _is_headline_like(key: str) -> bool:
+    return 0 < len(key) <= 150 and len(key.split()) <= 20 and not key.endswith(SENTENCE_END)
+
+
+def _apply_block_rules(paragraphs: list[_Paragraph]) -> None:
+    for index, paragraph in enumerate(paragraphs):
+        if paragraph.removed_by:
+            continue
+        rule = next((r for r in BLOCK_RULES if r.header.match(paragraph.key)), None)
+        if rule is None:
+            continue
+        paragraph.removed_by = rule.name
+        following = 0
+        for nxt in paragraphs[index + 1:]:
+            if following == rule.max_following or not _is_headline_like(nxt.key):
+                break
+            if not nxt.removed_by:
+                nxt.removed_by = rule.name
+                following += 1
+
+
+def _drop_trailing_headlines(paragraphs: list[_Paragraph]) -> None:
+    """Two to eight headline-like lines after the body's last sentence are a related-stories list
+    whose header the extractor dropped. Tables, addresses and longer lists are left alone."""
+    trailing = []
+    for paragraph in reversed(paragraphs):
+        if paragraph.removed_by:
+            continue
+        if not _is_related_headline(paragraph.key):
+            break
+        trailing.append(paragraph)
+    if 2 <= len(trailing) <= MAX_TRAILING_HEADLINES:
+        for paragraph in trailing:
+            paragraph.removed_by = "trailing_headlines"
+
+
+def _is_related_headline(key: str) -> bool:
+    return _is_headline_like(key) and len(key.split()) >= 4 and not re.search(r"[|:/@#_]|https?", key)
+
+
+def _take_dateline(paragraphs: list[_Paragraph], findings: _Findings) -> tuple[str | None, int]:
+    """Find the dateline, take it off the body, and return it with the index where the body starts.
+
+    A place alone on a line ("Moscow:") before the first paragraph wins; otherwise the first
+    paragraphs are searched for a dateline prefix ("MOSCOW (Reuters) -", "NEW DELHI:")."""
+    open_indexes = [i for i, p in enumerate(paragraphs) if not p.removed_by][:DATELINE_SEARCH_DEPTH]
+    for position, index in enumerate(open_indexes[:-1]):
+        match = DATELINE_ALONE.match(paragraphs[index].key)
+        if match and _is_place(match.group("place")):
+            paragraphs[index].removed_by = "dateline"
+            return match.group("place"), open_indexes[position + 1]
+    for index in open_indexes[:3]:
+        paragraph = paragraphs[index]
+        match = _dateline_prefix(paragraph.key)
+        if match is None:
+            continue
+        if agency := match.groupdict().get("agency"):
+            findings.agency = findings.agency or AGENCIES.get(agency.lower(), agency)
+            findings.wire_credit = True
+        paragraph.dateline_prefix = paragraph.key[: match.end()].strip()
+        paragraph.text = paragraph.key[match.end():]
+        return match.group("place"), index
+    return None, 0
+
+
+def _dateline_prefix(key: str) -> re.Match[str] | None:
+    for pattern in (DATELINE_WITH_AGENCY, DATELINE_WITH_OTHER_AGENCY, DATELINE_CAPS, DATELINE_TITLE_COLON):
+        match = pattern.match(key)
+        if match and (match.group("place") is None or _is_place(match.group("place"))):
+            if match.group("place") is None and not match.groupdict().get("agency"):
+                continue
+            return match
+    return None
+
+
+def _is_place(place: str) -> bool:
+    words = re.findall(r"[\w'.]+", place.casefold())
+    return place.casefold() not in NOT_A_PLACE and not NOT_IN_A_PLACE_NAME.intersection(words)
+
+
+def _dateline_removals(paragraphs: list[_Paragraph]) -> list[Removal]:
+    return [Removal(p.dateline_prefix, "dateline") for p in paragraphs if p.dateline_prefix]
+
+
+def _drop_repeats(paragraphs: list[_Paragraph], body_start: int) -> None:
+    """Keep one copy of a paragraph printed twice, and drop one whose text another paragraph contains.
+
+    Of two equal copies the first one inside the body (from the dateline on) is kept: a lead printed
+    above the dateline is a teaser. Short paragraphs are never repeats ("He declined to comment.")."""
+    open_paragraphs = [(i, p, comparison_key(p.text)) for i, p in enumerate(paragraphs) if not p.removed_by]
+    keepers: dict[str, int] = {}
+    for index, _, key in open_paragraphs:
+        if len(key.split()) < MIN_REPEAT_WORDS:
+            continue
+        if key not in keepers or (keepers[key] < body_start <= index):
+            keepers[key] = index
+    for index, paragraph, key in open_paragraphs:
+        if len(key.split()) < MIN_REPEAT_WORDS:
+            continue
+        if keepers[key] != index:
+            paragraph.removed_by = "repeated"
+        elif any(key != other and key in other for other in keepers):
+            paragraph.removed_by = "repeated"
+
+
+def _strip_trailing_credit(paragraph: _Paragraph, findings: _Findings) -> list[Removal]:
+    """A wire credit glued to the end of the last paragraph ("... he said. - PTI")."""
+    match = TRAILING_CREDIT.search(paragraph.text)
+    if not match:
+        return []
+    credit = match.group(0).strip()
+    findings.agency = findings.agency or AGENCIES[re.sub(r"[^\w]", "", credit).lower()]
+    findings.wire_credit = True
+    paragraph.text = paragraph.text[: match.start()].rstrip()
+    return [Removal(credit, "agency_credit")]
+
+
+def _syndication(findings: _Findings, publisher_domain: str | None) -> Syndication:
+    """A notice or a wire credit makes a story syndicated, unless the publisher is that agency itself."""
+    own_story = findings.agency is not None and AGENCY_DOMAINS.get(findings.agency) == publisher_domain
+    return Syndication(
+        syndicated=bool(findings.notice) or (findings.wire_credit and not own_story),
+        agency=findings.agency,
+        notice=findings.notice,
+    )

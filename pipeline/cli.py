@@ -1,7 +1,10 @@
 """The `feedpipe` command line."""
 from __future__ import annotations
 
+import json
 import logging
+import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,9 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline import db, feeds as registry
+from pipeline import db, store
+from pipeline import feeds as registry
 from pipeline.config import Settings
-from pipeline.run import RunSummary, open_pipeline, run_batch
+from pipeline.extract import UnreadableDocument
+from pipeline.normalize import Article
+from pipeline.run import RunSummary, article_from_document, open_pipeline, run_batch
+from pipeline.sample_site import serve_sample
 
 app = typer.Typer(help="Ingest syndicated news into Postgres.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -198,3 +205,115 @@ def _with_cursor(database_url: str | None, home: Path | None, work):
             return work(cur)
     finally:
         conn.close()
+
+
+@app.command()
+def demo(
+    database_url: DatabaseUrl = None,
+    archive_url: ArchiveUrl = None,
+    s3_endpoint_url: S3Endpoint = None,
+    home: Home = None,
+) -> None:
+    """Serve the bundled sample feeds on 127.0.0.1, run a batch over them, and show what was loaded."""
+    settings = settings_from(
+        database_url=database_url, archive_url=archive_url, s3_endpoint_url=s3_endpoint_url, home=home,
+        allow_private_addresses=True,
+    )
+    with serve_sample() as site:
+        feeds_file = settings.home / "demo-feeds.yaml"
+        settings.home.mkdir(parents=True, exist_ok=True)
+        site.write_feeds_yaml(feeds_file)
+        console.print(f"serving {len(site.feeds)} sample feeds at {site.base_url}", soft_wrap=True)
+        first = run_batch(settings, feeds_file)
+        print_summary(first)
+        print_articles(settings, first.article_ids)
+        console.print("the same batch again:")
+        print_summary(run_batch(settings, feeds_file))
+    console.print(f"data: {settings.database_url or settings.home / 'pg'}; raw archive: {settings.effective_archive_url}",
+                  soft_wrap=True)
+
+
+def print_articles(settings: Settings, article_ids: list[int]) -> None:
+    with open_pipeline(settings) as pipe, pipe.conn.cursor() as cur:
+        rows = store.article_overview(cur, article_ids)
+    table = Table(title="Articles loaded", show_lines=False)
+    for column in ("story", "publisher", "headline", "words", "dateline", "wire"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        wire = row.agency or ("syndicated" if row.is_syndicated else "")
+        table.add_row(str(row.story_id), row.publisher or "", row.title or "", str(row.words or 0),
+                      row.dateline or "", wire)
+    console.print(table)
+
+
+class OutputFormat(str, Enum):
+    json = "json"
+    text = "text"
+
+
+@app.command()
+def extract(
+    paths: Annotated[list[str], typer.Argument(help="Saved HTML pages or plain-text articles, gzipped or not; - reads stdin.")],
+    url: Annotated[Optional[str], typer.Option("--url", help="The page's address (one file only): publisher rules, canonical URL.")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="json: one object per file; text: for reading.")] = OutputFormat.json,
+) -> None:
+    """Extract, clean and normalize documents and print each result, as the batch would store it.
+
+    One file prints one JSON object; several print one JSON object per line, each with its `path`."""
+    if url and len(paths) > 1:
+        raise typer.BadParameter("--url applies to one file; give one path with it", param_hint="--url")
+    failures = 0
+    for path in paths:
+        try:
+            article = article_from_document(_read_input(path), url)
+        except (OSError, UnreadableDocument) as error:
+            failures += 1
+            _report_failure(path, error, several=len(paths) > 1, output_format=output_format)
+            continue
+        _print_article(path, article, several=len(paths) > 1, output_format=output_format)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    return Path(path).read_bytes()
+
+
+def _report_failure(path: str, error: Exception, *, several: bool, output_format: OutputFormat) -> None:
+    message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    if several and output_format is OutputFormat.json:
+        print(json.dumps({"path": path, "error": message}, ensure_ascii=False))
+    else:
+        print(f"feedpipe extract: {path}: {message}", file=sys.stderr)
+
+
+def _print_article(path: str, article: Article, *, several: bool, output_format: OutputFormat) -> None:
+    if output_format is OutputFormat.json:
+        if several:
+            print(json.dumps({"path": path, **article.as_json()}, ensure_ascii=False))
+        else:
+            print(json.dumps(article.as_json(), ensure_ascii=False, indent=2))
+        return
+    doc = article.as_json()
+    syndication = doc["syndication"]
+    if several:
+        console.rule(path)
+    console.print(f"[bold]{doc['title'] or '(no title)'}[/bold]", soft_wrap=True)
+    for label in ("dateline", "authors", "published_at", "language", "canonical_url"):
+        if doc[label]:
+            value = ", ".join(doc[label]) if isinstance(doc[label], list) else doc[label]
+            console.print(f"{label}: {value}", soft_wrap=True, markup=False)
+    if syndication["syndicated"] or syndication["agency"]:
+        console.print(f"syndicated: {syndication['syndicated']}  agency: {syndication['agency']}"
+                      f"  notice: {syndication['notice']}", soft_wrap=True, markup=False)
+    console.print()
+    for paragraph in doc["paragraphs"]:
+        console.print(paragraph, soft_wrap=True, markup=False)
+        console.print()
+    if doc["removed"]:
+        table = Table("rule", "removed text", title=f"{len(doc['removed'])} removed")
+        for removal in doc["removed"]:
+            table.add_row(removal["rule"], removal["text"])
+        console.print(table)

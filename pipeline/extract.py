@@ -2,11 +2,30 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from typing import Iterable
+from urllib.parse import urljoin
 
+import htmldate
 import trafilatura
+from lxml.cssselect import CSSSelector
+from lxml.html import HtmlElement
+from trafilatura.utils import decode_file, load_html
 
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
+
+HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
+PUBLISHED_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+PUBLISHED_META_XPATH = (
+    '//meta[@property="article:published_time" or @name="article:published_time" or @itemprop="datePublished"'
+    ' or @property="og:published_time"]/@content'
+)
+JSON_LD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
+
+
+class UnreadableDocument(ValueError):
+    """The bytes are neither HTML nor text that can be decoded."""
 
 
 @dataclass
@@ -21,14 +40,43 @@ class ExtractedPage:
     site_name: str | None = None
 
 
-def extract_html(html: str | bytes, url: str | None = None) -> ExtractedPage:
-    """Run trafilatura on a page; paragraphs are the lines of its main text."""
-    result = trafilatura.extract(
-        html, url=url, output_format="json", with_metadata=True, include_comments=False, favor_precision=False
-    )
+@dataclass(frozen=True)
+class Document:
+    """A decoded document and whether it is HTML or plain text."""
+
+    text: str
+    is_html: bool
+
+
+def read_document(body: bytes) -> Document:
+    """Decompress (gzip and the like are detected by their magic numbers), decode, and tell HTML from plain text."""
+    if not body.strip():
+        raise UnreadableDocument("the document is empty")
+    text = decode_file(body)
+    if "\x00" in text:
+        raise UnreadableDocument("the document is binary, not HTML or text")
+    return Document(text=text, is_html=bool(HTML_SNIFF.search(text[:4096])))
+
+
+def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iterable[str] = ()) -> ExtractedPage:
+    """Run trafilatura on a page, after dropping the elements the publisher's CSS selectors name.
+
+    Paragraphs are the lines of trafilatura's main text; the canonical address and the publication
+    time come from the page's own metadata."""
+    tree = load_html(html)
+    if tree is None:
+        raise UnreadableDocument("the HTML could not be parsed")
+    canonical = page_canonical_url(tree, url)
+    published = page_published(tree)
+    for selector in drop_selectors:
+        for element in CSSSelector(selector)(tree):
+            element.drop_tree()
+    result = trafilatura.extract(tree, url=url, output_format="json", with_metadata=True)
     if not result:
-        metadata = trafilatura.extract_metadata(html, default_url=url)
-        return ExtractedPage(title=metadata.title if metadata else None, paragraphs=[])
+        metadata = trafilatura.extract_metadata(tree, default_url=url)
+        return ExtractedPage(
+            title=metadata.title if metadata else None, paragraphs=[], published=published, canonical_url=canonical
+        )
     doc = json.loads(result)
     paragraphs = [line.strip() for line in (doc.get("text") or "").splitlines() if line.strip()]
     authors = [a.strip() for a in (doc.get("author") or "").split(";") if a.strip()]
@@ -36,10 +84,35 @@ def extract_html(html: str | bytes, url: str | None = None) -> ExtractedPage:
         title=doc.get("title"),
         paragraphs=paragraphs,
         authors=authors,
-        published=doc.get("date"),
-        canonical_url=doc.get("source"),
+        published=published or doc.get("date"),
+        canonical_url=canonical,
         site_name=doc.get("sitename"),
     )
+
+
+def page_canonical_url(tree: HtmlElement, url: str | None) -> str | None:
+    """The address the page declares for itself: `<link rel=canonical>`, else `og:url`, made absolute."""
+    for xpath in ('//link[@rel="canonical"]/@href', '//meta[@property="og:url"]/@content'):
+        for value in tree.xpath(xpath):
+            value = value.strip()
+            if value:
+                return urljoin(url, value) if url else value
+    return None
+
+
+def page_published(tree: HtmlElement) -> str | None:
+    """The publication time in the page's metadata (not guessed from its text), ISO 8601.
+
+    The article's own time tags come first, since they carry the time of day and zone; htmldate's
+    metadata search (no guessing from the text) covers the rest."""
+    for value in tree.xpath(PUBLISHED_META_XPATH):
+        if value.strip():
+            return value.strip()
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+        match = JSON_LD_PUBLISHED.search(script)
+        if match:
+            return match.group(1)
+    return htmldate.find_date(tree, outputformat=PUBLISHED_FORMAT, original_date=True, extensive_search=False)
 
 
 def extract_text(text: str) -> ExtractedPage:

@@ -1,13 +1,39 @@
-"""Normalize: the final, comparable form of an article (text, title, URL, date, language)."""
+"""Normalize: the final, comparable form of an article (text, title, URL, date, authors, language)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pipeline.clean import CleanedPage, Removal, Syndication, RULES_VERSION
+import py3langid
+from courlan import normalize_url
+
+from pipeline.clean import RULES_VERSION, CleanedPage, Removal, Syndication
 from pipeline.extract import EXTRACTOR_VERSION
+
+# Zero-width and invisible format characters that carry no meaning in news text. ZWJ and ZWNJ stay:
+# in Indic and Persian scripts they are part of how a word is spelled.
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+TITLE_SEPARATOR = re.compile(r"\s+(?:[|\-–—:·•»]|::)\s+")
+# Site names seen as title suffixes on wire copies; the page's own site name and domain are tried too.
+KNOWN_SITE_NAMES = {
+    "ndtv", "ndtv.com", "reuters", "ap news", "ap", "the associated press", "afp", "bbc", "bbc news", "cnn", "cnbc",
+    "fox news", "the guardian", "guardian", "the independent", "the telegraph", "the new york times", "nyt",
+    "the washington post", "washington times", "the washington times", "los angeles times", "la times", "al jazeera",
+    "hindustan times", "business standard", "the hindu", "times of india", "the times of india", "india today",
+    "the economic times", "economic times", "firstpost", "news18", "livemint", "mint", "deccan herald", "the print",
+    "theprint", "scroll.in", "the quint", "wion", "bloomberg", "yahoo news", "msn", "sky news", "abc news",
+    "cbs news", "nbc news", "npr", "politico", "the new yorker", "the nation", "the intercept", "i news", "inews",
+}
+# Query parameters that identify a campaign or a click, never the page.
+TRACKING_PARAMETER = re.compile(
+    r"^(?:utm_\w+|fbclid|gclid|gclsrc|dclid|msclkid|yclid|mc_cid|mc_eid|igshid|_ga|_gl|ref|ref_src|ref_url|cmpid|ocid"
+    r"|smid|sr_share|share|s_cid|cid|at_medium|at_campaign|at_custom\d|taid|tracking|icid|ito|spm|guccounter|amp)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -26,6 +52,8 @@ class Article:
     removed: list[Removal] = field(default_factory=list)
     extractor_version: str = EXTRACTOR_VERSION
     rules_version: str = RULES_VERSION
+    publisher: str | None = None
+    learnable_lines: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -35,22 +63,130 @@ class Article:
     def content_sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
+    def as_json(self) -> dict:
+        """The JSON object `feedpipe extract` prints."""
+        return {
+            "title": self.title,
+            "text": self.text,
+            "paragraphs": self.paragraphs,
+            "dateline": self.dateline,
+            "authors": self.authors,
+            "published_at": self.published_at.isoformat().replace("+00:00", "Z") if self.published_at else None,
+            "language": self.language,
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "publisher": self.publisher,
+            "syndication": {
+                "syndicated": self.syndication.syndicated,
+                "agency": self.syndication.agency,
+                "notice": self.syndication.notice,
+            },
+            "removed": [{"text": r.text, "rule": r.rule} for r in self.removed],
+            "extractor_version": self.extractor_version,
+            "rules_version": self.rules_version,
+        }
+
+
+def normalize_text(text: str) -> str:
+    """NFC, invisible and control characters removed, whitespace collapsed; the words are never rewritten."""
+    text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
+    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
+    return " ".join(text.split())
+
 
 def normalize_article(
-    cleaned: CleanedPage, url: str | None, fallback_published: datetime | None = None
+    cleaned: CleanedPage,
+    url: str | None,
+    fallback_published: datetime | None = None,
+    publisher: str | None = None,
 ) -> Article:
-    """Unicode NFC and collapsed whitespace; the cleaning issue adds URLs, dates and language."""
-    paragraphs = [" ".join(unicodedata.normalize("NFC", p).split()) for p in cleaned.paragraphs]
-    title = " ".join(unicodedata.normalize("NFC", cleaned.page.title).split()) if cleaned.page.title else None
-    published = fallback_published
+    paragraphs = [p for p in (normalize_text(p) for p in cleaned.paragraphs) if p]
+    site_names = {name for name in (cleaned.page.site_name, publisher) if name}
     return Article(
-        title=title,
-        paragraphs=[p for p in paragraphs if p],
+        title=normalize_title(cleaned.page.title, site_names),
+        paragraphs=paragraphs,
         url=url,
-        canonical_url=cleaned.page.canonical_url or url,
-        dateline=cleaned.dateline,
-        authors=list(dict.fromkeys(cleaned.page.authors)),
-        published_at=published.astimezone(timezone.utc) if published else None,
-        syndication=cleaned.syndication,
-        removed=cleaned.removed,
+        canonical_url=canonical_url(cleaned.page.canonical_url or url),
+        dateline=normalize_text(cleaned.dateline).rstrip(" :") if cleaned.dateline else None,
+        authors=unique_authors(cleaned.page.authors),
+        published_at=parse_published(cleaned.page.published) or as_utc(fallback_published),
+        language=identify_language("\n".join(paragraphs) or cleaned.page.title or ""),
+        syndication=Syndication(
+            syndicated=cleaned.syndication.syndicated,
+            agency=cleaned.syndication.agency,
+            notice=normalize_text(cleaned.syndication.notice) if cleaned.syndication.notice else None,
+        ),
+        removed=[Removal(normalize_text(r.text), r.rule) for r in cleaned.removed],
+        rules_version=cleaned.rules_version or RULES_VERSION,
+        publisher=publisher,
+        learnable_lines=[normalize_text(line) for line in cleaned.learnable_lines],
     )
+
+
+def normalize_title(title: str | None, site_names: set[str] = frozenset()) -> str | None:
+    """The headline without the site's name tacked on (" - NDTV", " | Reuters")."""
+    if not title:
+        return None
+    title = normalize_text(title)
+    names = {_site_key(n) for n in site_names} | {_site_key(n.split(".")[0]) for n in site_names} | KNOWN_SITE_NAMES
+    while separators := list(TITLE_SEPARATOR.finditer(title)):
+        last = separators[-1]
+        if _site_key(title[last.end():]) not in names:
+            break
+        title = title[: last.start()].strip()
+    return title
+
+
+def _site_key(name: str) -> str:
+    return " ".join(name.casefold().replace("www.", "").split())
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The page's address without tracking parameters or fragment, and its AMP variant mapped to the page."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return url.strip()
+    host = parts.netloc.lower()
+    if host.startswith("amp."):
+        host = "www." + host[len("amp."):]
+    path = re.sub(r"/amp(?=/|$)", "", parts.path) or "/"
+    path = re.sub(r"\.amp(?=\.html?$|$)", "", path)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMETER.match(k)])
+    return normalize_url(urlunsplit((parts.scheme.lower(), host, path, query, "")), strict=False)
+
+
+def parse_published(value: str | None) -> datetime | None:
+    """An ISO 8601 date or time from page metadata, in UTC (a time without zone is taken as UTC)."""
+    if not value:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def unique_authors(authors: list[str]) -> list[str]:
+    """Authors in page order, each once (case and spacing ignored), without a leading "By"."""
+    seen: dict[str, str] = {}
+    for author in authors:
+        name = re.sub(r"^by\s+", "", normalize_text(author), flags=re.IGNORECASE)
+        if name:
+            seen.setdefault(name.casefold(), name)
+    return list(seen.values())
+
+
+def identify_language(text: str) -> str | None:
+    if not text.strip():
+        return None
+    language, _ = py3langid.classify(text)
+    return language

@@ -1,24 +1,24 @@
 """Run: one batch, composed from the stages. The CLI and the Airflow DAGs call these functions."""
 from __future__ import annotations
 
-import gzip
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 import lxml.html
 
 from pipeline import db, dedupe, store
 from pipeline.archive import Archive, RawResponse, archive_response, open_archive
-from pipeline.clean import clean_page
+from pipeline.clean import RuleSet, clean_page, load_rules, publisher_domain
 from pipeline.config import Settings
-from pipeline.extract import ExtractedPage, extract_html, extract_text
 from pipeline.crawler import Crawler
+from pipeline.extract import ExtractedPage, extract_html, extract_text, read_document
 from pipeline.feeds import domain_lease, due_feeds, load_feed_list, register_feeds
 from pipeline.fetch import FetchError, FetchPolicy
+from pipeline.learned import learned_lines, record_article_lines
 from pipeline.normalize import Article, normalize_article
 from pipeline.parse import FeedParseError
 from pipeline.polling import PollContext, poll_feeds
@@ -86,30 +86,33 @@ def open_pipeline(settings: Settings) -> Iterator[Pipeline]:
         conn.close()
 
 
-def looks_like_html(body: bytes) -> bool:
-    head = body[:2048].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head or b"<p>" in head
-
-
 def article_from_document(
     body: bytes,
     url: str | None,
     *,
     fallback_published: datetime | None = None,
     fallback_html: str | None = None,
+    rules: RuleSet | None = None,
+    learned: Collection[str] = frozenset(),
 ) -> Article:
     """Extract, clean and normalize one document (HTML or plain text, gzipped or not).
 
-    When the page yields no text, the feed's own content (`fallback_html`) stands in for it."""
-    if body[:2] == b"\x1f\x8b":
-        body = gzip.decompress(body)
-    if looks_like_html(body):
-        page = extract_html(body, url)
-    else:
-        page = extract_text(body.decode("utf-8", errors="replace"))
+    The batch and `feedpipe extract` both come through here. When the page yields no text, the
+    feed's own content (`fallback_html`) stands in for it. `learned` holds the publisher's learned
+    boilerplate lines (pipeline.learned.learned_lines)."""
+    rules = rules or load_rules()
+    page = ExtractedPage(title=None, paragraphs=[])
+    if body.strip():
+        document = read_document(body)
+        if document.is_html:
+            publisher_rules = rules.for_url(url)
+            page = extract_html(document.text, url, publisher_rules.drop_selectors if publisher_rules else ())
+        else:
+            page = extract_text(document.text)
     if not page.paragraphs and fallback_html:
         page.paragraphs = paragraphs_of_fragment(fallback_html)
-    return normalize_article(clean_page(page), url, fallback_published)
+    cleaned = clean_page(page, url=url, rules=rules, learned=learned)
+    return normalize_article(cleaned, url, fallback_published, publisher=publisher_domain(url))
 
 
 def paragraphs_of_fragment(fragment: str) -> list[str]:
@@ -180,19 +183,22 @@ def _load_article(pipe: Pipeline, cur, entry: store.PendingEntry, summary: RunSu
     response = _fetch_page(pipe, cur, entry.link, summary)
     archive_key = _archive(pipe, "pages", response, summary)
     feed_text = entry.content or entry.summary
+    learned = learned_lines(cur, publisher_domain(response.url))
     if response.status in PAGE_GONE_STATUSES and feed_text:
         article = article_from_document(
-            b"", entry.link, fallback_published=entry.published_at, fallback_html=feed_text
+            b"", entry.link, fallback_published=entry.published_at, fallback_html=feed_text, learned=learned
         )
     elif response.status >= 400:
         raise FetchError(f"HTTP {response.status} {response.reason}")
     else:
         article = article_from_document(
-            response.body, response.url, fallback_published=entry.published_at, fallback_html=feed_text
+            response.body, response.url, fallback_published=entry.published_at, fallback_html=feed_text,
+            learned=learned,
         )
     if not article.paragraphs:
         raise NoArticleText("no article text in the page or the feed entry")
     article_id, added = store.upsert_article(cur, article, entry, response.fetched_at, archive_key)
+    record_article_lines(cur, article.publisher, article_id, article.learnable_lines)
     dedupe.assign_story(cur, article_id)
     store.mark_entry_loaded(cur, entry.id, article_id)
     summary.articles_loaded += added

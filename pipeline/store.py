@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from psycopg2.extras import Json
+
 from pipeline.normalize import Article
 from pipeline.parse import FeedEntry
 
@@ -119,19 +121,24 @@ def upsert_article(
     cur.execute(
         """INSERT INTO articles (url, canonical_url, entry_id, feed_id, title, body, dateline, authors,
                                  published_at, fetched_at, language, is_syndicated, agency, content_sha256,
-                                 raw_archive_key)
+                                 raw_archive_key, publisher, removed, syndication_notice, extractor_version,
+                                 rules_version)
            VALUES (%(url)s, %(canonical_url)s, %(entry_id)s, %(feed_id)s, %(title)s, %(body)s, %(dateline)s,
                    %(authors)s, %(published_at)s, %(fetched_at)s, %(language)s, %(is_syndicated)s, %(agency)s,
-                   %(content_sha256)s, %(raw_archive_key)s)
+                   %(content_sha256)s, %(raw_archive_key)s, %(publisher)s, %(removed)s, %(syndication_notice)s,
+                   %(extractor_version)s, %(rules_version)s)
            ON CONFLICT (canonical_url) DO UPDATE SET
                title = EXCLUDED.title, body = EXCLUDED.body, dateline = EXCLUDED.dateline,
                authors = EXCLUDED.authors, published_at = COALESCE(EXCLUDED.published_at, articles.published_at),
                fetched_at = EXCLUDED.fetched_at, language = EXCLUDED.language,
                is_syndicated = EXCLUDED.is_syndicated, agency = EXCLUDED.agency,
                content_sha256 = EXCLUDED.content_sha256, raw_archive_key = EXCLUDED.raw_archive_key,
-               updated_at = now()
+               publisher = EXCLUDED.publisher, removed = EXCLUDED.removed,
+               syndication_notice = EXCLUDED.syndication_notice, extractor_version = EXCLUDED.extractor_version,
+               rules_version = EXCLUDED.rules_version, updated_at = now()
            WHERE articles.content_sha256 IS DISTINCT FROM EXCLUDED.content_sha256
               OR articles.title IS DISTINCT FROM EXCLUDED.title
+              OR articles.rules_version IS DISTINCT FROM EXCLUDED.rules_version
            RETURNING id, (xmax = 0)""",
         {
             "url": article.url,
@@ -149,6 +156,11 @@ def upsert_article(
             "agency": article.syndication.agency,
             "content_sha256": article.content_sha256,
             "raw_archive_key": raw_archive_key,
+            "publisher": article.publisher,
+            "removed": Json(article.as_json()["removed"]),
+            "syndication_notice": article.syndication.notice,
+            "extractor_version": article.extractor_version,
+            "rules_version": article.rules_version,
         },
     )
     row = cur.fetchone()
@@ -165,3 +177,27 @@ def mark_entry_loaded(cur, entry_id: int, article_id: int) -> None:
            WHERE id = %s""",
         (article_id, entry_id),
     )
+
+
+@dataclass(frozen=True)
+class ArticleOverview:
+    id: int
+    story_id: int | None
+    publisher: str | None
+    title: str | None
+    words: int
+    dateline: str | None
+    agency: str | None
+    is_syndicated: bool
+
+
+def article_overview(cur, article_ids: list[int]) -> list[ArticleOverview]:
+    """One line per article, grouped by story: what `feedpipe demo` shows."""
+    cur.execute(
+        """SELECT a.id, a.story_id, COALESCE(f.publisher, f.name), a.title,
+                  array_length(regexp_split_to_array(trim(a.body), '\\s+'), 1), a.dateline, a.agency, a.is_syndicated
+           FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
+           WHERE a.id = ANY(%s) ORDER BY a.story_id, a.published_at NULLS LAST, a.id""",
+        (article_ids,),
+    )
+    return [ArticleOverview(*row) for row in cur.fetchall()]

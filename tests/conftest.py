@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 
 from pipeline import db
 
-DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs, fetch_domains"
+DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs, learned_boilerplate, fetch_domains"
 
 
 @pytest.fixture(scope="session")

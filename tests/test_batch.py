@@ -194,3 +194,23 @@ def test_cli_run_needs_nothing_but_an_empty_home(city_post, tmp_path, postgres_h
     assert "0 new entries, 0 articles loaded" in second.stdout
     assert any((home / "archive" / "raw" / "pages").rglob("*.warc.gz"))
     assert (home / "pg").is_dir()
+
+
+def test_stored_article_keeps_what_cleaning_removed_and_the_versions_that_did_it(web, conn, database_url, tmp_path):
+    paragraphs = ["Moscow:", TRAM_STORY[0], "Advertisement", TRAM_STORY[1], TRAM_STORY[2],
+                  "(Except for the headline, this story has not been edited by City Post staff and is published "
+                  "from a syndicated feed.)"]
+    web.route("/tram.html", body=article_page("Council backs tram extension", paragraphs, web.url("/tram.html")))
+    web.route("/rss.xml", body=rss([("t", "Council backs tram extension", web.url("/tram.html"))]))
+
+    run_batch(settings_for(tmp_path, database_url), feed_list(tmp_path, web.url("/rss.xml")))
+
+    with conn.cursor() as cur:
+        cur.execute("""SELECT body, dateline, is_syndicated, syndication_notice, removed, extractor_version,
+                              rules_version FROM articles""")
+        body, dateline, syndicated, notice, removed, extractor_version, rules_version = cur.fetchone()
+    assert body == "\n\n".join(TRAM_STORY)
+    assert dateline == "Moscow" and syndicated and "syndicated feed" in notice
+    assert {r["text"] for r in removed} >= {"Advertisement"}
+    assert all(r["rule"] for r in removed)
+    assert extractor_version.startswith("trafilatura-") and rules_version

@@ -1,0 +1,215 @@
+"""The boilerplate rules: each names itself in `removed`, and none takes real article text."""
+from __future__ import annotations
+
+import pytest
+
+from pipeline.clean import clean_page
+from pipeline.extract import ExtractedPage
+
+LEAD = ("The central bank raised its benchmark rate by a quarter point on Thursday, its third increase this year, "
+        "citing stubborn inflation in food and housing.")
+SECOND = ("Economists polled last week had expected the move, although two members of the rate committee voted "
+          "to hold, according to minutes published with the decision.")
+
+
+def clean(*paragraphs: str, title: str = "Bank raises rates", url: str | None = None, learned=frozenset()):
+    return clean_page(ExtractedPage(title=title, paragraphs=list(paragraphs)), url=url, learned=learned)
+
+
+def removed_rules(cleaned) -> dict[str, str]:
+    return {r.text: r.rule for r in cleaned.removed}
+
+
+@pytest.mark.parametrize("marker", [
+    "Advertisement", "ADVERTISEMENT", "Story continues below advertisement", "Sponsored", "Anzeige", "Publicité",
+    "Publicidad", "Реклама", "विज्ञापन", "广告", "Advertisement\u00a0-\u00a0Scroll to continue",
+])
+def test_ad_markers_of_several_languages_are_removed(marker):
+    cleaned = clean(LEAD, marker, SECOND)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert removed_rules(cleaned) == {marker: "ad_marker"}
+
+
+@pytest.mark.parametrize("line, rule", [
+    ("Also Read: Markets slide as oil jumps", "related_link"),
+    ("Read more: What the rate rise means for your mortgage", "related_link"),
+    ("Click here to get the latest updates", "call_to_action"),
+    ("Follow us on Twitter and Facebook", "call_to_action"),
+    ("Sign up for our newsletter to get the day's top stories", "call_to_action"),
+    ("Download the NewsNow app for breaking news alerts", "call_to_action"),
+    ("Share this article", "call_to_action"),
+    ("Read Time: 2 mins", "reading_time"),
+    ("3 min read", "reading_time"),
+    ("(Photo: Reuters)", "photo_credit"),
+    ("The governor arrives for a news conference in Mumbai. REUTERS/Francis Mascarenhas", "photo_credit"),
+    ("By Asha Menon", "byline"),
+])
+def test_promo_reading_time_and_credit_lines_are_removed(line, rule):
+    cleaned = clean(LEAD, line, SECOND)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert removed_rules(cleaned) == {line: rule}
+
+
+def test_paragraphs_mentioning_advertisement_or_watch_are_kept():
+    advert = "The regulator said the advertisement, which ran on three channels, had misled viewers about fees."
+    watch = "Investors will watch the bank's next meeting closely for signs of a pause."
+    cleaned = clean(LEAD, advert, watch, SECOND)
+    assert cleaned.paragraphs == [LEAD, advert, watch, SECOND]
+    assert cleaned.removed == []
+
+
+def test_featured_video_header_and_its_title_are_removed():
+    cleaned = clean(LEAD, SECOND, "Featured Video Of The Day", "Flamingos Return To Mumbai Creek")
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert [r.rule for r in cleaned.removed] == ["video_block", "video_block"]
+
+
+def test_watch_line_with_a_video_title_is_removed():
+    cleaned = clean(LEAD, "Watch: Governor explains the decision", SECOND)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert removed_rules(cleaned) == {"Watch: Governor explains the decision": "video_block"}
+
+
+def test_trending_header_takes_its_headlines_but_stops_at_a_sentence():
+    cleaned = clean(LEAD, "Trending", "Ten Dead In Highway Crash", "Gold Hits Record High", SECOND)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert set(removed_rules(cleaned).values()) == {"related_block"}
+
+
+def test_lead_printed_before_the_dateline_is_kept_once_in_body_order():
+    cleaned = clean(SECOND, "Advertisement", "Mumbai:", LEAD, SECOND)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert cleaned.dateline == "Mumbai"
+    assert [r.rule for r in cleaned.removed] == ["repeated", "ad_marker", "dateline"]
+
+
+def test_pull_quote_contained_in_a_paragraph_is_removed():
+    quote = '"We will not hesitate to act again if prices keep rising," the governor told reporters.'
+    paragraph = quote + " He did not say how large a further rise could be."
+    cleaned = clean(LEAD, quote, SECOND, paragraph)
+    assert cleaned.paragraphs == [LEAD, SECOND, paragraph]
+    assert removed_rules(cleaned) == {quote: "repeated"}
+
+
+def test_quote_repeated_by_design_inside_one_paragraph_is_kept():
+    paragraph = ('"Prices must come down," she said. Then, to applause, she said it again: '
+                 '"Prices must come down."')
+    cleaned = clean(LEAD, paragraph, SECOND)
+    assert cleaned.paragraphs == [LEAD, paragraph, SECOND]
+
+
+def test_short_real_paragraphs_are_kept_even_when_repeated():
+    cleaned = clean(LEAD, "He declined to comment.", SECOND, "He declined to comment.", "No.")
+    assert cleaned.paragraphs == [LEAD, "He declined to comment.", SECOND, "He declined to comment.", "No."]
+
+
+@pytest.mark.parametrize("first, dateline, agency", [
+    ("MOSCOW (Reuters) - " + LEAD, "MOSCOW", "Reuters"),
+    ("NEW DELHI: " + LEAD, "NEW DELHI", None),
+    ("Washington, Nov 25 (Reuters) - " + LEAD, "Washington", "Reuters"),
+    ("LONDON, Nov 25 (AFP) — " + LEAD, "LONDON", "AFP"),
+    ("New Delhi, Nov 25 (PTI) " + LEAD, "New Delhi", "PTI"),
+    ("LISBON (GWS) - " + LEAD, "LISBON", "GWS"),
+])
+def test_dateline_prefix_is_moved_off_the_first_paragraph(first, dateline, agency):
+    cleaned = clean(first, SECOND)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert cleaned.dateline == dateline
+    assert cleaned.syndication.agency == agency
+    assert [r.rule for r in cleaned.removed] == ["dateline"]
+
+
+@pytest.mark.parametrize("first", [
+    "CLAIM: The photo shows the minister at the rally last week, according to posts shared online.",
+    "Update: The ministry later said the figures had been revised after an error in one state.",
+    "FANDUEL SPORTSBOOK LINE: Alabama by 4.5; over/under is 151.5 points for the game.",
+])
+def test_labels_ending_in_a_colon_are_not_datelines(first):
+    cleaned = clean(first, SECOND)
+    assert cleaned.dateline is None
+    assert cleaned.paragraphs == [first, SECOND]
+
+
+@pytest.mark.parametrize("notice", [
+    "(Except for the headline, this story has not been edited by NDTV staff and is published from a syndicated feed.)",
+    "(Only the headline and picture of this report may have been reworked by the Business Standard staff; "
+    "the rest of the content is auto-generated from a syndicated feed.)",
+    "This story has been published from a wire agency feed without modifications to the text.",
+])
+def test_syndication_notice_moves_into_syndication(notice):
+    cleaned = clean(LEAD, SECOND, notice)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert cleaned.syndication.syndicated is True
+    assert cleaned.syndication.notice == notice
+    assert removed_rules(cleaned) == {notice: "syndication_notice"}
+
+
+@pytest.mark.parametrize("credit, agency", [
+    ("(Reuters)", "Reuters"), ("- PTI", "PTI"), ("IANS", "IANS"), ("ANI", "ANI"), ("(With inputs from AFP)", "AFP"),
+    ("Copyright 2023 The Associated Press. All rights reserved.", "AP"),
+])
+def test_agency_credit_line_names_the_wire(credit, agency):
+    cleaned = clean(LEAD, SECOND, credit)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert cleaned.syndication == type(cleaned.syndication)(syndicated=True, agency=agency, notice=None)
+
+
+def test_reporting_credit_is_removed():
+    credit = "(Reporting by Asha Menon in Mumbai; Editing by Tom Hale)"
+    cleaned = clean(LEAD, SECOND, credit)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert removed_rules(cleaned) == {credit: "agency_credit"}
+
+
+def test_credit_glued_to_the_last_paragraph_is_taken_off():
+    cleaned = clean(LEAD, SECOND + " - PTI")
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert cleaned.syndication.agency == "PTI"
+    assert removed_rules(cleaned) == {"- PTI": "agency_credit"}
+
+
+def test_an_agency_quoted_as_a_source_is_not_the_wire():
+    quoted = '"There is still a threat," RIA quoted Peskov as saying, and Reuters reported similar remarks.'
+    cleaned = clean(LEAD, quoted, "AFP reported that talks would resume on Friday in Geneva with both delegations.")
+    assert cleaned.syndication.agency is None
+    assert cleaned.syndication.syndicated is False
+    assert cleaned.removed == []
+
+
+def test_the_agency_own_site_is_not_syndicated():
+    cleaned = clean("LONDON (Reuters) - " + LEAD, SECOND, url="https://www.reuters.com/markets/rates-2023-11-25/")
+    assert cleaned.syndication.agency == "Reuters"
+    assert cleaned.syndication.syndicated is False
+
+
+def test_publisher_line_rule_applies_only_to_its_publisher():
+    footer = "Our Standards: The Thomson Reuters Trust Principles."
+    on_reuters = clean(LEAD, SECOND, footer, url="https://www.reuters.com/markets/story-1")
+    elsewhere = clean(LEAD, SECOND, footer, url="https://example.org/story-1")
+    assert removed_rules(on_reuters) == {footer: "publisher:reuters.com:trust_principles"}
+    assert footer in elsewhere.paragraphs
+
+
+def test_learned_line_is_removed_and_stays_learnable():
+    promo = "Get the Sunday edition delivered"
+    cleaned = clean(LEAD, promo, SECOND, learned={promo.casefold()})
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert removed_rules(cleaned) == {promo: "learned"}
+    assert promo in cleaned.learnable_lines
+
+
+def test_quoted_and_long_lines_are_not_learnable():
+    quoted = '"Build the wall," the crowd chanted.'
+    cleaned = clean(LEAD, quoted, "Officials met on Friday.", SECOND)
+    assert cleaned.learnable_lines == ["Officials met on Friday."]
+
+
+def test_every_version_of_the_rules_is_recorded():
+    assert clean(LEAD).rules_version.startswith("1+")
+
+
+def test_a_parenthesised_acronym_inside_a_sentence_is_not_a_wire_credit():
+    first = "The World Health Organization (WHO) - the UN's health agency - said on Friday that cases were falling."
+    cleaned = clean(first, SECOND)
+    assert cleaned.dateline is None and cleaned.syndication.agency is None
+    assert cleaned.paragraphs == [first, SECOND]

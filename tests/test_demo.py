@@ -1,0 +1,20 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_loads_the_sample_and_a_second_batch_loads_nothing_new(postgres_home):
+    home = postgres_home()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPIPE_")} | {
+        "FEEDPIPE_HOME": str(home), "COLUMNS": "200"}
+    feedpipe = Path(sys.executable).with_name("feedpipe")
+
+    demo = subprocess.run([str(feedpipe), "demo"], env=env, capture_output=True, text=True, timeout=300)
+
+    assert demo.returncode == 0, demo.stderr
+    first_run, second_run = demo.stdout.split("the same batch again:")
+    assert "Articles loaded" in first_run
+    assert "0 failed), " in first_run and " 0 articles loaded" not in first_run
+    assert "0 new entries, 0 articles loaded (0 failed), 0 bytes archived" in second_run
+    assert any((home / "archive" / "raw" / "pages").rglob("*.warc.gz"))
