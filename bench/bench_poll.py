@@ -21,7 +21,6 @@ import tempfile
 import time
 import zlib
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline import db  # noqa: E402
 from pipeline.archive import LocalArchive  # noqa: E402
 from pipeline.crawler import Crawler  # noqa: E402
-from pipeline.feeds import FeedSpec, due_feeds  # noqa: E402
+from pipeline.feeds import due_feeds  # noqa: E402
 from pipeline.fetch import FetchPolicy  # noqa: E402
 from pipeline.polling import PollContext, poll_feeds  # noqa: E402
 from pipeline.politeness import BudgetSettings  # noqa: E402

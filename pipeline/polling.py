@@ -18,7 +18,7 @@ from typing import Iterator
 
 from pipeline import db, store
 from pipeline.archive import Archive, RawResponse, archive_response
-from pipeline.crawler import Crawler, PollRequest, PollResult
+from pipeline.crawler import THROTTLE_STATUSES, Crawler, PollRequest, PollResult
 from pipeline.feeds import (Feed, lease_domains, links_already_seen, reappearing_link, record_domain_hold,
                             record_next_requests, update_feed_statement)
 from pipeline.fetch import Fetched, FetchError
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 AUDIT_INTERVAL = timedelta(hours=24)  # how often a trusted 304 is checked against an unconditional GET
 REDIRECT_CONFIRMATIONS = 3  # polls in a row that must see the same 301/308 before the stored URL changes
 DEFAULT_INTERVAL = timedelta(minutes=30)  # for a feed whose entries carry no dates
-THROTTLE_STATUSES = {429, 503}
 BATCH_WINDOW = 0.05  # seconds to gather answers into one transaction: commits (fsync) are the costly part
 
 

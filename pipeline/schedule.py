@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 BACKOFF_CAP = timedelta(hours=24)
 BACKOFF_BASE = timedelta(minutes=5)
-SLOW_CADENCE_SCORE = 9.0  # from this failure score on, the backoff sits at its cap: one retry a day
 DECLARED_INTERVAL_CAP = timedelta(hours=24)  # a feed cannot ask to be polled less than daily
 JITTER = 0.2
 RECENT_ENTRIES = 10
