@@ -27,11 +27,11 @@ test: install
 
 # Every benchmark under bench/ (each prints its figures and exits non-zero when it misses its target).
 bench: install
-	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@status=0; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
 
-# Extraction quality against raw trafilatura, on ../shared/dev/fundus-eval and our own syndicated pages.
+# Extraction quality against raw trafilatura, and story grouping precision/recall (see bench/README.md).
 eval: install
-	$(BIN)/python bench/eval_extract.py
+	@status=0; for script in bench/eval_*.py; do echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
 
 constraints: install
 	$(BIN)/pip freeze --exclude-editable | grep -vi '^feedpipe' > constraints.txt
