@@ -54,6 +54,9 @@ class HostOnHold(FetchError):
         self.domain = domain
         self.until = until
 
+    def __reduce__(self):  # crosses the pipe from the crawler process
+        return HostOnHold, (self.domain, self.until)
+
 
 @dataclass(frozen=True)
 class FetchPolicy:
@@ -222,6 +225,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 class BodyTooLarge(FetchError):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(f"response larger than {max_bytes:,} bytes (after decompression): cut off", "too_large")
+        self.max_bytes = max_bytes
+
+    def __reduce__(self):  # crosses the pipe from the crawler process
+        return BodyTooLarge, (self.max_bytes,)
 
 
 class LimitedBody:
