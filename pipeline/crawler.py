@@ -189,19 +189,24 @@ class RequestLoop:
         conn.close()
 
     def _receive(self, conn, closing: asyncio.Event) -> None:
-        while conn.poll():
-            request_id, kind, args = conn.recv()
-            if kind == "close":
-                closing.set()
-            elif kind == "hold":
-                self.budget.hold(*args)
-            elif kind == "not_before":
-                self.budget.not_before(*args)
-            else:
-                work = self._poll(*args) if kind == "poll" else self._fetch_page(*args)
-                task = asyncio.create_task(self._answer(conn, request_id, work))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+        try:
+            while conn.poll():
+                self._dispatch(conn, closing, *conn.recv())
+        except EOFError:  # the calling process is gone
+            closing.set()
+
+    def _dispatch(self, conn, closing: asyncio.Event, request_id: int | None, kind: str, args: tuple) -> None:
+        if kind == "close":
+            closing.set()
+        elif kind == "hold":
+            self.budget.hold(*args)
+        elif kind == "not_before":
+            self.budget.not_before(*args)
+        else:
+            work = self._poll(*args) if kind == "poll" else self._fetch_page(*args)
+            task = asyncio.create_task(self._answer(conn, request_id, work))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     async def _answer(self, conn, request_id: int, work: Coroutine[object, object, object]) -> None:
         try:
