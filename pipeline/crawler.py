@@ -9,6 +9,7 @@ Requests and answers cross a pipe; a thread of the calling process resolves the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import multiprocessing
 import threading
@@ -105,7 +106,8 @@ class Crawler:
         self._reader.start()
 
     def close(self) -> None:
-        self._send(None, "close")
+        with contextlib.suppress(OSError):  # a crawler process that already ended has nothing to close
+            self._send(None, "close")
         self.process.join()
         self._reader.join()
         self._conn.close()
