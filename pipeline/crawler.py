@@ -130,9 +130,9 @@ class Crawler:
     def poll(self, request: PollRequest) -> Future[PollResult]:
         return self._submit(self._poll(request))
 
-    def fetch_page(self, url: str) -> PageFetch:
+    def fetch_page(self, url: str) -> Future[PageFetch]:
         """GET an article page within the budget, after robots.txt allows it (when robots are respected)."""
-        return self._run(self._fetch_page(url))
+        return self._submit(self._fetch_page(url))
 
     async def _get(self, url: str, max_bytes: int, headers: list[tuple[str, str]] = ()) -> Fetched:
         fetched = await self.fetcher.get(url, max_bytes, headers)
