@@ -25,9 +25,13 @@ test: install
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
-# Extraction quality against raw trafilatura, on ../shared/dev/fundus-eval and our own syndicated pages.
+# Every benchmark under bench/ (each prints its figures and exits non-zero when it misses its target).
+bench: install
+	@status=0; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
+
+# Extraction quality against raw trafilatura, and story grouping precision/recall (see bench/README.md).
 eval: install
-	$(BIN)/python bench/eval_extract.py
+	@status=0; for script in bench/eval_*.py; do echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
 
 constraints: install
 	$(BIN)/pip freeze --exclude-editable | grep -vi '^feedpipe' > constraints.txt

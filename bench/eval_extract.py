@@ -1,8 +1,10 @@
 """`make eval`: token-level precision, recall and F1 of feedpipe's clean text against hand-checked bodies,
 next to raw trafilatura (default settings) on the same pages, with the known boilerplate each leaves.
 
-Sets: fundus-eval (../shared/dev/fundus-eval, read at run time; skipped with a note when absent) and our
-own syndicated fixtures (tests/fixtures/syndicated). Scoring as in fundus-eval's README: `\\w+` tokens,
+Sets: fundus-eval (../shared/dev/fundus-eval, read at run time; skipped with a note when absent), our
+own syndicated fixtures (tests/fixtures/syndicated), and the demo sample's wire copies (pipeline/sample, with
+the seed's copies when ../shared/seed is there): those were written apart from the cleaning rules, so they are
+the held-out check on the syndicated style. Scoring as in fundus-eval's README: `\\w+` tokens,
 4-token shingle multisets, per-page TP/FP/FN, precision and recall averaged over pages, F1 from the means.
 
     python bench/eval_extract.py [--fundus PATH] [--fixtures PATH]
@@ -24,8 +26,11 @@ from trafilatura.utils import decode_file
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import yaml  # noqa: E402
+
 from pipeline.clean import KNOWN_BOILERPLATE  # noqa: E402
 from pipeline.run import article_from_document  # noqa: E402
+from pipeline.sample_site import DEFAULT_SEED_PATH, SAMPLE_DIR, build_sample, parse_story  # noqa: E402
 
 DEFAULT_FUNDUS = REPO.parent / "shared" / "dev" / "fundus-eval"
 DEFAULT_FIXTURES = REPO / "tests" / "fixtures" / "syndicated"
@@ -108,12 +113,33 @@ def fixture_pages(folder: Path) -> Iterator[LabelledPage]:
                            tuple(item.get("boilerplate", ())))
 
 
+SAMPLE_BASE_URL = "http://sample.feedpipe.test"
+
+
+def sample_copy_pages(seed_path: Path) -> Iterator[LabelledPage]:
+    """Every wire copy in the demo sample, expected to come out as the wire's own paragraphs (the first `keep`
+    of them for a trimmed copy)."""
+    seed_text = seed_path.read_text(encoding="utf-8") if seed_path.exists() else None
+    sample = build_sample(SAMPLE_BASE_URL, seed_text)
+    manifest = yaml.safe_load((SAMPLE_DIR / "manifest.yaml").read_text(encoding="utf-8"))
+    stories = [(parse_story((SAMPLE_DIR / w["text"]).read_text(encoding="utf-8"), w["text"]), w["copies"])
+               for w in manifest["wire_stories"]]
+    if seed_text is not None:
+        stories.append((parse_story(seed_text, "seed"), [manifest["seed"]["original"], *manifest["seed"]["copies"]]))
+    for story, copies in stories:
+        for copy in copies:
+            expected = "\n\n".join(story.paragraphs[: copy.get("keep", len(story.paragraphs))])
+            yield LabelledPage(copy["path"], sample.documents[copy["path"]].body, SAMPLE_BASE_URL + copy["path"],
+                               expected, ())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fundus", type=Path, default=DEFAULT_FUNDUS)
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     args = parser.parse_args(argv)
     sets = {"syndicated fixtures": list(fixture_pages(args.fixtures))} if args.fixtures.is_dir() else {}
+    sets["demo sample copies"] = list(sample_copy_pages(DEFAULT_SEED_PATH))
     if (args.fundus / "ground_truth.json").exists():
         sets["fundus-eval"] = list(fundus_pages(args.fundus))
     else:

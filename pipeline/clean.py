@@ -191,6 +191,10 @@ CAPS_PLACE = r"[A-Z][A-Z'.\-]+(?:\s+[A-Z][A-Z'.\-]+){0,3}(?:,\s*[A-Z][\w.]+(?:\s
 DATELINE_WITH_AGENCY = re.compile(
     rf"^(?:(?P<place>{PLACE})(?:,\s*{DATE})?|{DATE})?\s*\((?P<agency>{WIRE_SYMBOLS})\)\s*[-–—:]*\s*(?=\S)"
 )
+# A wire we do not list credits itself the same way ("LISBON (GWS) -"); a capitals place and a dash are required.
+DATELINE_WITH_OTHER_AGENCY = re.compile(
+    rf"^(?P<place>{CAPS_PLACE})(?:,\s*{DATE})?\s*\((?P<agency>[A-Z]{{2,6}})\)\s*[-–—]+\s*(?=\S)"
+)
 DATELINE_CAPS = re.compile(rf"^(?P<place>{CAPS_PLACE})(?:,\s*{DATE})?\s*[:\-–—]+\s+(?=\S)")
 DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}):\s+(?=[A-Z\"“])")
 DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$")
@@ -454,8 +458,8 @@ def _take_dateline(paragraphs: list[_Paragraph], findings: _Findings) -> tuple[s
         match = _dateline_prefix(paragraph.key)
         if match is None:
             continue
-        if match.groupdict().get("agency"):
-            findings.agency = findings.agency or AGENCIES[match.group("agency").lower()]
+        if agency := match.groupdict().get("agency"):
+            findings.agency = findings.agency or AGENCIES.get(agency.lower(), agency)
             findings.wire_credit = True
         paragraph.dateline_prefix = paragraph.key[: match.end()].strip()
         paragraph.text = paragraph.key[match.end():]
@@ -464,7 +468,7 @@ def _take_dateline(paragraphs: list[_Paragraph], findings: _Findings) -> tuple[s
 
 
 def _dateline_prefix(key: str) -> re.Match[str] | None:
-    for pattern in (DATELINE_WITH_AGENCY, DATELINE_CAPS, DATELINE_TITLE_COLON):
+    for pattern in (DATELINE_WITH_AGENCY, DATELINE_WITH_OTHER_AGENCY, DATELINE_CAPS, DATELINE_TITLE_COLON):
         match = pattern.match(key)
         if match and (match.group("place") is None or _is_place(match.group("place"))):
             if match.group("place") is None and not match.groupdict().get("agency"):

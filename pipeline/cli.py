@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline import db, store
+from pipeline import feeds as registry
 from pipeline.config import Settings
 from pipeline.extract import UnreadableDocument
 from pipeline.normalize import Article
@@ -22,6 +23,8 @@ from pipeline.sample_site import serve_sample
 app = typer.Typer(help="Ingest syndicated news into Postgres.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+feeds_app = typer.Typer(help="The feed registry: add, list, import, export, enable, disable.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
 console = Console()
 
 DatabaseUrl = Annotated[
@@ -70,13 +73,14 @@ def run(
     s3_endpoint_url: S3Endpoint = None,
     home: Home = None,
     allow_private_addresses: AllowPrivate = None,
+    poll_all: Annotated[bool, typer.Option("--all", help="Poll every enabled feed, due or not.")] = False,
 ) -> None:
-    """Poll the feeds, load new articles into Postgres and archive every response."""
+    """Poll the feeds that are due, load new articles into Postgres and archive every response."""
     settings = settings_from(
         database_url=database_url, archive_url=archive_url, s3_endpoint_url=s3_endpoint_url, home=home,
         allow_private_addresses=allow_private_addresses,
     )
-    print_summary(run_batch(settings, feeds))
+    print_summary(run_batch(settings, feeds, poll_all=poll_all))
 
 
 @db_app.command("migrate")
@@ -85,6 +89,122 @@ def db_migrate(database_url: DatabaseUrl = None, home: Home = None) -> None:
     settings = settings_from(database_url=database_url, home=home)
     applied = db.migrate(db.resolve_database_url(settings))
     console.print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="A feed URL, or a web page that announces its feed.")],
+    name: Annotated[Optional[str], typer.Option("--name")] = None,
+    publisher: Annotated[Optional[str], typer.Option("--publisher")] = None,
+    database_url: DatabaseUrl = None,
+    home: Home = None,
+    allow_private_addresses: AllowPrivate = None,
+) -> None:
+    """Register a feed; given a web page, find its feed through <link rel="alternate"> autodiscovery."""
+    settings = settings_from(database_url=database_url, home=home, allow_private_addresses=allow_private_addresses)
+    with open_pipeline(settings) as pipe:
+        try:
+            found = registry.discover_feed(pipe.crawler, url)
+        except registry.FeedDiscoveryError as error:
+            console.print(f"[red]{error}[/red]", soft_wrap=True)
+            raise typer.Exit(1) from error
+        with db.transaction(pipe.conn) as cur:
+            added = registry.register_feeds(cur, [registry.FeedSpec(found.feed_url, name, publisher)])
+    if found.announced:
+        console.print(f"{url} is a page; it announces {len(found.announced)} feed(s): {', '.join(found.announced)}",
+                      soft_wrap=True)
+    console.print(f"{'added' if added else 'already registered'}: {found.feed_url}", soft_wrap=True)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@feeds_app.command("list")
+def feeds_list(database_url: DatabaseUrl = None, home: Home = None) -> None:
+    """Every feed with its health: last success, last error, failures, next poll, and why it is disabled."""
+    feeds = _with_cursor(database_url, home, registry.all_feeds)
+    table = Table("id", "url", "name", "status", "last success", "last error", "failures", "next poll",
+                  "conditional GET", "entry identity")
+    for feed in feeds:
+        status = "enabled" if feed.enabled else f"disabled: {feed.disabled_reason}"
+        error = f"{_when(feed.last_error_at)} {feed.last_error}" if feed.last_error else "-"
+        conditional = "on" if feed.conditional_get else f"off ({feed.conditional_get_note})"
+        identity = feed.entry_identity + (f" ({feed.entry_identity_note})" if feed.entry_identity_note else "")
+        table.add_row(str(feed.id), feed.url, feed.name or feed.title or "", status, _when(feed.last_success_at),
+                      error, f"{feed.consecutive_failures} (score {feed.failure_score:g})",
+                      _when(feed.next_poll_at) if feed.enabled else "-", conditional, identity)
+    console.print(table)
+
+
+@feeds_app.command("import")
+def feeds_import(
+    file: Annotated[Path, typer.Argument(help="An OPML file or a YAML feed list.")],
+    database_url: DatabaseUrl = None,
+    home: Home = None,
+) -> None:
+    """Register every feed of an OPML or YAML list (known feeds keep their state)."""
+    try:
+        specs = registry.load_feed_list(file)
+    except registry.FeedListError as error:
+        console.print(f"[red]{error}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from error
+    added = _with_cursor(database_url, home, lambda cur: registry.register_feeds(cur, specs))
+    console.print(f"{len(specs)} feed(s) in {file}: {added} new, {len(specs) - added} already registered")
+
+
+@feeds_app.command("export")
+def feeds_export(
+    format: Annotated[str, typer.Option("--format", help="opml or yaml")] = "opml",
+    database_url: DatabaseUrl = None,
+    home: Home = None,
+) -> None:
+    """Print the registry as OPML or as a YAML feed list."""
+    writers = {"opml": registry.export_opml, "yaml": registry.export_yaml}
+    if format not in writers:
+        raise typer.BadParameter("use opml or yaml", param_hint="--format")
+    specs = _with_cursor(database_url, home, registry.feed_specs)
+    typer.echo(writers[format](specs), nl=False)
+
+
+@feeds_app.command("enable")
+def feeds_enable(feed_id: int, database_url: DatabaseUrl = None, home: Home = None) -> None:
+    """Enable a feed again: clears the disabled reason and failure history and makes it due now."""
+    _switch(feed_id, True, None, database_url, home)
+    console.print(f"feed {feed_id} enabled")
+
+
+@feeds_app.command("disable")
+def feeds_disable(
+    feed_id: int,
+    reason: Annotated[Optional[str], typer.Option("--reason")] = None,
+    database_url: DatabaseUrl = None,
+    home: Home = None,
+) -> None:
+    """Stop polling a feed, recording why."""
+    _switch(feed_id, False, reason, database_url, home)
+    console.print(f"feed {feed_id} disabled")
+
+
+def _switch(feed_id: int, enabled: bool, reason: str | None, database_url: str | None, home: Path | None) -> None:
+    try:
+        _with_cursor(database_url, home, lambda cur: registry.set_enabled(cur, feed_id, enabled, reason))
+    except LookupError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+
+
+def _with_cursor(database_url: str | None, home: Path | None, work):
+    """Run `work(cursor)` in one transaction on the migrated database."""
+    settings = settings_from(database_url=database_url, home=home)
+    url = db.resolve_database_url(settings)
+    db.migrate(url)
+    conn = db.connect(url)
+    try:
+        with db.transaction(conn) as cur:
+            return work(cur)
+    finally:
+        conn.close()
 
 
 @app.command()

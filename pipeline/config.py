@@ -20,6 +20,12 @@ class Settings:
     s3_endpoint_url: str | None = None
     allow_private_addresses: bool = False
     user_agent: str = DEFAULT_USER_AGENT
+    per_domain_limit: int = 2  # requests in flight at once per registrable domain, feeds and pages together
+    per_domain_delay: float = 1.0  # seconds between request starts to one registrable domain
+    fetch_concurrency: int = 100  # requests in flight at once overall
+    poll_min_interval: float = 300.0  # seconds; the adaptive poll interval stays within min and max
+    poll_max_interval: float = 21600.0
+    respect_robots: bool = True  # article pages only; feeds are published to be polled
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -32,6 +38,12 @@ class Settings:
             s3_endpoint_url=env.get("FEEDPIPE_S3_ENDPOINT_URL") or None,
             allow_private_addresses=_flag(env.get("FEEDPIPE_ALLOW_PRIVATE_ADDRESSES")),
             user_agent=env.get("FEEDPIPE_USER_AGENT") or DEFAULT_USER_AGENT,
+            per_domain_limit=int(env.get("FEEDPIPE_PER_DOMAIN_LIMIT") or 2),
+            per_domain_delay=float(env.get("FEEDPIPE_PER_DOMAIN_DELAY") or 1.0),
+            fetch_concurrency=int(env.get("FEEDPIPE_FETCH_CONCURRENCY") or 100),
+            poll_min_interval=float(env.get("FEEDPIPE_POLL_MIN_INTERVAL") or 300),
+            poll_max_interval=float(env.get("FEEDPIPE_POLL_MAX_INTERVAL") or 21600),
+            respect_robots=not _flag(env.get("FEEDPIPE_IGNORE_ROBOTS")),
         )
 
     def with_overrides(self, **overrides: object) -> "Settings":

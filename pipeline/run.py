@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Collection, Iterator
 
@@ -14,12 +14,16 @@ from pipeline import db, dedupe, store
 from pipeline.archive import Archive, RawResponse, archive_response, open_archive
 from pipeline.clean import RuleSet, clean_page, load_rules, publisher_domain
 from pipeline.config import Settings
+from pipeline.crawler import Crawler
 from pipeline.extract import ExtractedPage, extract_html, extract_text, read_document
-from pipeline.feeds import Feed, enabled_feeds, load_feed_list, register_feeds
-from pipeline.fetch import FetchError, FetchPolicy, fetch
+from pipeline.feeds import domain_lease, due_feeds, load_feed_list, register_feeds
+from pipeline.fetch import FetchError, FetchPolicy
 from pipeline.learned import learned_lines, record_article_lines
 from pipeline.normalize import Article, normalize_article
-from pipeline.parse import FeedParseError, parse_feed
+from pipeline.parse import FeedParseError
+from pipeline.polling import PollContext, poll_feeds
+from pipeline.politeness import BudgetSettings, registrable_domain
+from pipeline.schedule import ScheduleSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,8 @@ class Pipeline:
 
     conn: object
     archive: Archive
-    policy: FetchPolicy
+    crawler: Crawler
+    settings: Settings
 
 
 @contextmanager
@@ -64,13 +69,20 @@ def open_pipeline(settings: Settings) -> Iterator[Pipeline]:
     database_url = db.resolve_database_url(settings)
     db.migrate(database_url)
     conn = db.connect(database_url)
+    crawler = Crawler(
+        FetchPolicy(settings.user_agent, settings.allow_private_addresses),
+        BudgetSettings(settings.per_domain_limit, settings.per_domain_delay, settings.fetch_concurrency),
+        respect_robots=settings.respect_robots,
+    )
     try:
         yield Pipeline(
             conn=conn,
             archive=open_archive(settings.effective_archive_url, settings.s3_endpoint_url),
-            policy=FetchPolicy(settings.user_agent, settings.allow_private_addresses),
+            crawler=crawler,
+            settings=settings,
         )
     finally:
+        crawler.close()
         conn.close()
 
 
@@ -128,49 +140,20 @@ def _archive(pipe: Pipeline, kind: str, response: RawResponse, summary: RunSumma
     return record.key
 
 
-def poll_feed(pipe: Pipeline, feed: Feed, summary: RunSummary) -> None:
-    """Fetch, archive and parse one feed and record its new entries; failures are recorded on the feed."""
-    started_at = datetime.now(timezone.utc)
-    response = None
-    archive_key = None
-    try:
-        response = fetch(feed.url, pipe.policy)
-        archive_key = _archive(pipe, "feeds", response, summary)
-        if response.status >= 400:
-            raise FetchError(f"HTTP {response.status} {response.reason}")
-        parsed = parse_feed(response.body, response.url)
-    except Exception as error:  # one broken feed must not stop the batch: record it on the feed
-        _record_poll(pipe, feed, summary, started_at, response, archive_key, error=describe_error(error))
-        return
+def poll_due_feeds(pipe: Pipeline, summary: RunSummary, include_not_due: bool = False) -> None:
+    """Poll the feeds that are due (all enabled ones with `include_not_due`) and record their new entries."""
     with db.transaction(pipe.conn) as cur:
-        new = store.record_entries(cur, feed.id, parsed.entries)
-        store.set_feed_title(cur, feed.id, parsed.title)
-        store.record_feed_fetch(cur, _feed_fetch(feed, summary, started_at, response, archive_key,
-                                                 seen=len(parsed.entries), new=new))
-    summary.new_entries += new
-
-
-def _feed_fetch(feed, summary, started_at, response, archive_key, *, seen=0, new=0, error=None) -> store.FeedFetch:
-    return store.FeedFetch(
-        feed_id=feed.id,
-        run_id=summary.run_id,
-        url=feed.url,
-        started_at=started_at,
-        finished_at=datetime.now(timezone.utc),
-        http_status=response.status if response else None,
-        bytes=len(response.body) if response else 0,
-        entries_seen=seen,
-        entries_new=new,
-        error=error,
-        raw_archive_key=archive_key,
-    )
-
-
-def _record_poll(pipe, feed, summary, started_at, response, archive_key, *, error: str) -> None:
-    log.warning("feed %s failed: %s", feed.url, error)
-    summary.feeds_failed += 1
-    with db.transaction(pipe.conn) as cur:
-        store.record_feed_fetch(cur, _feed_fetch(feed, summary, started_at, response, archive_key, error=error))
+        feeds = due_feeds(cur, include_not_due)
+    counts = poll_feeds(PollContext(
+        conn=pipe.conn, archive=pipe.archive, crawler=pipe.crawler, run_id=summary.run_id,
+        schedule=ScheduleSettings(timedelta(seconds=pipe.settings.poll_min_interval),
+                                  timedelta(seconds=pipe.settings.poll_max_interval)),
+        per_domain_delay=pipe.settings.per_domain_delay,
+    ), feeds)
+    summary.feeds_polled += counts.polled
+    summary.feeds_failed += counts.failed
+    summary.new_entries += counts.new_entries
+    summary.bytes_archived += counts.bytes_archived
 
 
 def load_pending_articles(pipe: Pipeline, summary: RunSummary, since: datetime) -> None:
@@ -197,7 +180,7 @@ def load_pending_articles(pipe: Pipeline, summary: RunSummary, since: datetime) 
 def _load_article(pipe: Pipeline, cur, entry: store.PendingEntry, summary: RunSummary) -> int:
     if not entry.link:
         raise NoArticleText("entry has no link")
-    response = fetch(entry.link, pipe.policy)
+    response = _fetch_page(pipe, cur, entry.link, summary)
     archive_key = _archive(pipe, "pages", response, summary)
     feed_text = entry.content or entry.summary
     learned = learned_lines(cur, publisher_domain(response.url))
@@ -222,8 +205,22 @@ def _load_article(pipe: Pipeline, cur, entry: store.PendingEntry, summary: RunSu
     return article_id
 
 
-def run_batch(settings: Settings, feeds_file: Path | None = None) -> RunSummary:
-    """Register the feeds in `feeds_file` (if given), poll every enabled feed and load new articles."""
+def _fetch_page(pipe: Pipeline, cur, url: str, summary: RunSummary) -> RawResponse:
+    """Fetch an article page within its domain's budget, holding the domain's lease against other workers."""
+    domain = registrable_domain(url)
+    with domain_lease(cur, domain) as state:
+        if state.hold_until:
+            pipe.crawler.hold(domain, state.hold_until)
+        if state.next_request_at:
+            pipe.crawler.not_before(domain, state.next_request_at)
+        page = pipe.crawler.fetch_page(url)
+    if page.robots is not None:
+        _archive(pipe, "robots", page.robots, summary)
+    return page.fetched.response
+
+
+def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool = False) -> RunSummary:
+    """Register the feeds in `feeds_file` (if given), poll the due feeds (all with `poll_all`), load new articles."""
     specs = load_feed_list(feeds_file) if feeds_file else []
     with open_pipeline(settings) as pipe:
         with db.transaction(pipe.conn) as cur:
@@ -231,11 +228,8 @@ def run_batch(settings: Settings, feeds_file: Path | None = None) -> RunSummary:
             summary = RunSummary(run_id=store.start_run(cur))
             cur.execute("SELECT started_at FROM ingest_runs WHERE id = %s", (summary.run_id,))
             started_at = cur.fetchone()[0]
-            feeds = enabled_feeds(cur)
         try:
-            for feed in feeds:
-                summary.feeds_polled += 1
-                poll_feed(pipe, feed, summary)
+            poll_due_feeds(pipe, summary, include_not_due=poll_all)
             load_pending_articles(pipe, summary, started_at)
         except BaseException as error:
             with db.transaction(pipe.conn) as cur:

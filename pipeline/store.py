@@ -37,6 +37,9 @@ class FeedFetch:
     entries_new: int = 0
     error: str | None = None
     raw_archive_key: str | None = None
+    outcome: str | None = None  # new, unchanged, not_modified, failed, deferred, gone
+    conditional: bool = False
+    problem: str | None = None
 
 
 def start_run(cur) -> int:
@@ -54,28 +57,16 @@ def finish_run(cur, run_id: int, counters: dict[str, int], error: str | None = N
     )
 
 
-def record_feed_fetch(cur, fetch: FeedFetch) -> None:
-    """Log one poll attempt and update the feed's health columns."""
-    cur.execute(
+def feed_fetch_statement(cur, fetch: FeedFetch) -> bytes:
+    """The INSERT that logs one poll attempt, ready to be sent together with the feed's state update."""
+    return cur.mogrify(
         """INSERT INTO feed_fetches (feed_id, run_id, url, started_at, finished_at, http_status, bytes,
-                                     entries_seen, entries_new, error, raw_archive_key)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                     entries_seen, entries_new, error, raw_archive_key, outcome, conditional, problem)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (fetch.feed_id, fetch.run_id, fetch.url, fetch.started_at, fetch.finished_at, fetch.http_status,
-         fetch.bytes, fetch.entries_seen, fetch.entries_new, fetch.error, fetch.raw_archive_key),
+         fetch.bytes, fetch.entries_seen, fetch.entries_new, fetch.error, fetch.raw_archive_key, fetch.outcome,
+         fetch.conditional, fetch.problem),
     )
-    if fetch.error is None:
-        cur.execute(
-            """UPDATE feeds SET last_polled_at = %s, last_success_at = %s, consecutive_failures = 0
-               WHERE id = %s""",
-            (fetch.started_at, fetch.finished_at, fetch.feed_id),
-        )
-    else:
-        cur.execute(
-            """UPDATE feeds SET last_polled_at = %s, last_error = %s, last_error_at = %s,
-                                consecutive_failures = consecutive_failures + 1
-               WHERE id = %s""",
-            (fetch.started_at, fetch.error, fetch.finished_at, fetch.feed_id),
-        )
 
 
 def set_feed_title(cur, feed_id: int, title: str | None) -> None:
@@ -85,16 +76,16 @@ def set_feed_title(cur, feed_id: int, title: str | None) -> None:
 
 def record_entries(cur, feed_id: int, entries: list[FeedEntry]) -> int:
     """Insert the entries this feed had not shown before; returns how many were new."""
-    new = 0
-    for entry in entries:
-        cur.execute(
-            """INSERT INTO entries (feed_id, guid, link, title, summary, content, published_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (feed_id, guid) DO NOTHING""",
-            (feed_id, entry.guid, entry.link, entry.title, entry.summary, entry.content, entry.published_at),
-        )
-        new += cur.rowcount
-    return new
+    if not entries:
+        return 0
+    columns = list(zip(*[(e.guid, e.link, e.title, e.summary, e.content, e.published_at) for e in entries]))
+    cur.execute(
+        """INSERT INTO entries (feed_id, guid, link, title, summary, content, published_at)
+           SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+           ON CONFLICT (feed_id, guid) DO NOTHING""",
+        (feed_id, *[list(column) for column in columns]),
+    )
+    return cur.rowcount
 
 
 def claim_pending_entry(cur, not_tried_since: datetime) -> PendingEntry | None:

@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 
 from pipeline import db
 
-DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs, learned_boilerplate"
+DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs, learned_boilerplate, fetch_domains"
 
 
 @pytest.fixture(scope="session")

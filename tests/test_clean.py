@@ -109,6 +109,7 @@ def test_short_real_paragraphs_are_kept_even_when_repeated():
     ("Washington, Nov 25 (Reuters) - " + LEAD, "Washington", "Reuters"),
     ("LONDON, Nov 25 (AFP) — " + LEAD, "LONDON", "AFP"),
     ("New Delhi, Nov 25 (PTI) " + LEAD, "New Delhi", "PTI"),
+    ("LISBON (GWS) - " + LEAD, "LISBON", "GWS"),
 ])
 def test_dateline_prefix_is_moved_off_the_first_paragraph(first, dateline, agency):
     cleaned = clean(first, SECOND)
@@ -205,3 +206,10 @@ def test_quoted_and_long_lines_are_not_learnable():
 
 def test_every_version_of_the_rules_is_recorded():
     assert clean(LEAD).rules_version.startswith("1+")
+
+
+def test_a_parenthesised_acronym_inside_a_sentence_is_not_a_wire_credit():
+    first = "The World Health Organization (WHO) - the UN's health agency - said on Friday that cases were falling."
+    cleaned = clean(first, SECOND)
+    assert cleaned.dateline is None and cleaned.syndication.agency is None
+    assert cleaned.paragraphs == [first, SECOND]
