@@ -1,26 +1,29 @@
 """Crawler: the one place feedpipe's requests leave from.
 
-An event loop on a background thread owns the connection pool and the politeness budget, so feed polls
-(submitted in bulk, answered as futures) and article fetches (one blocking call at a time) share one budget
-per domain. The calling thread keeps the database work: archive, parse and commit stay where they were.
+The requests run in a process of their own, on an event loop that owns the connection pools and the
+politeness budget, so feed polls (submitted in bulk, answered as futures) and article fetches (one blocking
+call at a time) share one budget per domain. The calling process keeps the database work (archive, parse,
+commit): in one process, the event loop and the parsing thread took turns on one GIL and one core.
+Requests and answers cross a pipe; a thread of the calling process resolves the futures.
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
+import multiprocessing
 import threading
 import urllib.robotparser
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Coroutine, TypeVar
+from typing import Coroutine
 from urllib.parse import urlsplit
 
 from pipeline.archive import RawResponse
 from pipeline.fetch import FEED_MAX_BYTES, PAGE_MAX_BYTES, Fetched, FetchError, Fetcher, FetchPolicy
 from pipeline.politeness import BudgetSettings, PolitenessBudget, registrable_domain, retry_after_until
 
-T = TypeVar("T")
 THROTTLE_STATUSES = {429, 503}
 ROBOTS_TTL = timedelta(hours=24)
 ROBOTS_MAX_BYTES = 512 * 1024
@@ -85,21 +88,27 @@ class RobotsRules:
 
 
 class Crawler:
+    """The calling process's side: sends requests to the crawler process and hands back its answers."""
+
     def __init__(self, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool = True) -> None:
-        self.respect_robots = respect_robots
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="feedpipe-crawler", daemon=True)
-        self.thread.start()
-        self.budget = PolitenessBudget(budget)
-        self.fetcher = Fetcher(policy, budget.global_limit, slot=self.budget.slot)
-        self.robots: dict[str, RobotsRules] = {}
+        context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads and connections
+        self._conn, child_conn = context.Pipe()
+        self.process = context.Process(target=serve_requests, args=(child_conn, policy, budget, respect_robots),
+                                       name="feedpipe-crawler", daemon=True)
+        self.process.start()
+        child_conn.close()
+        self._ids = itertools.count()
+        self._futures: dict[int, Future] = {}
+        self._send_lock = threading.Lock()
         self._new_holds: deque[DomainHold] = deque()
+        self._reader = threading.Thread(target=self._read_answers, name="feedpipe-crawler-answers", daemon=True)
+        self._reader.start()
 
     def close(self) -> None:
-        self._run(self.fetcher.aclose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()
+        self._send(None, "close")
+        self.process.join()
+        self._reader.join()
+        self._conn.close()
 
     def __enter__(self) -> "Crawler":
         return self
@@ -107,18 +116,37 @@ class Crawler:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _submit(self, coroutine: Coroutine[object, object, T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+    def _send(self, request_id: int | None, kind: str, *args: object) -> None:
+        with self._send_lock:
+            self._conn.send((request_id, kind, args))
 
-    def _run(self, coroutine: Coroutine[object, object, T]) -> T:
-        return self._submit(coroutine).result()
+    def _call(self, kind: str, *args: object) -> Future:
+        request_id = next(self._ids)
+        future = self._futures[request_id] = Future()
+        self._send(request_id, kind, *args)
+        return future
+
+    def _read_answers(self) -> None:
+        while True:
+            try:
+                request_id, ok, value, holds = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            self._new_holds.extend(holds)
+            future = self._futures.pop(request_id)
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        for future in self._futures.values():
+            future.set_exception(FetchError("the crawler process ended", kind="protocol"))
 
     def hold(self, domain: str, until: datetime) -> None:
         """Respect a hold recorded earlier (by this or another worker) for the whole domain."""
-        self.loop.call_soon_threadsafe(self.budget.hold, domain, until)
+        self._send(None, "hold", domain, until)
 
     def not_before(self, domain: str, moment: datetime) -> None:
-        self.loop.call_soon_threadsafe(self.budget.not_before, domain, moment)
+        self._send(None, "not_before", domain, moment)
 
     def take_new_holds(self) -> list[DomainHold]:
         """The holds servers asked for since the last call, for the caller to keep in Postgres."""
@@ -128,11 +156,67 @@ class Crawler:
         return holds
 
     def poll(self, request: PollRequest) -> Future[PollResult]:
-        return self._submit(self._poll(request))
+        return self._call("poll", request)
 
     def fetch_page(self, url: str) -> Future[PageFetch]:
         """GET an article page within the budget, after robots.txt allows it (when robots are respected)."""
-        return self._submit(self._fetch_page(url))
+        return self._call("fetch_page", url)
+
+
+def serve_requests(conn, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool) -> None:
+    """The crawler process: answer requests from `conn` until told to close."""
+    asyncio.run(RequestLoop(policy, budget, respect_robots).serve(conn))
+
+
+class RequestLoop:
+    """Runs in the crawler process: the budget, the connection pools and cached robots.txt rules."""
+
+    def __init__(self, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool) -> None:
+        self.respect_robots = respect_robots
+        self.budget = PolitenessBudget(budget)
+        self.fetcher = Fetcher(policy, budget.global_limit, slot=self.budget.slot)
+        self.robots: dict[str, RobotsRules] = {}
+        self.new_holds: list[DomainHold] = []
+        self.tasks: set[asyncio.Task] = set()
+
+    async def serve(self, conn) -> None:
+        closing = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(conn.fileno(), self._receive, conn, closing)
+        await closing.wait()
+        loop.remove_reader(conn.fileno())
+        await self.fetcher.aclose()
+        conn.close()
+
+    def _receive(self, conn, closing: asyncio.Event) -> None:
+        try:
+            while conn.poll():
+                self._dispatch(conn, closing, *conn.recv())
+        except EOFError:  # the calling process is gone
+            closing.set()
+
+    def _dispatch(self, conn, closing: asyncio.Event, request_id: int | None, kind: str, args: tuple) -> None:
+        if kind == "close":
+            closing.set()
+        elif kind == "hold":
+            self.budget.hold(*args)
+        elif kind == "not_before":
+            self.budget.not_before(*args)
+        else:
+            work = self._poll(*args) if kind == "poll" else self._fetch_page(*args)
+            task = asyncio.create_task(self._answer(conn, request_id, work))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _answer(self, conn, request_id: int, work: Coroutine[object, object, object]) -> None:
+        try:
+            answer = (request_id, True, await work)
+        except FetchError as error:
+            answer = (request_id, False, error)
+        except Exception as error:  # a bug here must still answer, with an error that crosses the pipe
+            answer = (request_id, False, RuntimeError(f"{type(error).__name__}: {error}"))
+        holds, self.new_holds = self.new_holds, []
+        conn.send((*answer, holds))
 
     async def _get(self, url: str, max_bytes: int, headers: list[tuple[str, str]] = ()) -> Fetched:
         fetched = await self.fetcher.get(url, max_bytes, headers)
@@ -143,7 +227,7 @@ class Crawler:
             if until:
                 domain = registrable_domain(url)
                 self.budget.hold(domain, until)
-                self._new_holds.append(DomainHold(domain, until, f"HTTP {response.status} Retry-After {retry_after}"))
+                self.new_holds.append(DomainHold(domain, until, f"HTTP {response.status} Retry-After {retry_after}"))
         return fetched
 
     async def _poll(self, request: PollRequest) -> PollResult:

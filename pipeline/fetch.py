@@ -9,8 +9,10 @@ limit holds on the bytes after decompression too and a gzip bomb costs at most t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
+import ssl
 import zlib
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -51,6 +53,9 @@ class HostOnHold(FetchError):
         super().__init__(f"{domain} asked us to wait until {until:%Y-%m-%d %H:%M:%S} UTC", kind="on_hold")
         self.domain = domain
         self.until = until
+
+    def __reduce__(self):  # crosses the pipe from the crawler process
+        return HostOnHold, (self.domain, self.until)
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,6 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, allow_private_addresses: bool, resolve_timeout: float) -> None:
         self.allow_private_addresses = allow_private_addresses
         self.resolve_timeout = resolve_timeout
-        self.inner = httpcore.AnyIOBackend()
 
     async def vetted_address(self, host: str, port: int) -> str:
         try:
@@ -148,20 +152,83 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         address = await self.vetted_address(host, port)
-        return await self.inner.connect_tcp(
-            address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    address, port, local_addr=(local_address, 0) if local_address else None
+                )
+        except TimeoutError as error:
+            raise httpcore.ConnectTimeout(f"connecting to {address}:{port} timed out") from error
+        except OSError as error:
+            raise httpcore.ConnectError(str(error)) from error
+        for option in socket_options or ():
+            writer.get_extra_info("socket").setsockopt(*option)
+        return AsyncioStream(reader, writer)
 
     async def connect_unix_socket(self, path, timeout=None, socket_options=None):
         raise FetchError("refused: unix sockets are never fetched", kind="refused")
 
     async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+        await asyncio.sleep(seconds)
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """One connection on asyncio's own streams. httpcore's anyio stream spends a cancel scope per read and write
+    and builds an attribute table on every pool check, which was most of the CPU time of a 304 poll."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.reader.read(max_bytes)
+        except TimeoutError as error:
+            raise httpcore.ReadTimeout("read timed out") from error
+        except OSError as error:
+            raise httpcore.ReadError(str(error)) from error
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        try:
+            self.writer.write(buffer)
+            async with asyncio.timeout(timeout):
+                await self.writer.drain()
+        except TimeoutError as error:
+            raise httpcore.WriteTimeout("write timed out") from error
+        except OSError as error:
+            raise httpcore.WriteError(str(error)) from error
+
+    async def aclose(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> "AsyncioStream":
+        try:
+            async with asyncio.timeout(timeout):
+                await self.writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError as error:
+            raise httpcore.ConnectTimeout("TLS handshake timed out") from error
+        except OSError as error:  # ssl.SSLError included
+            raise httpcore.ConnectError(str(error)) from error
+        return self
+
+    def get_extra_info(self, info: str) -> object:
+        if info == "is_readable":  # asked of idle connections: readable means the server closed or reset it
+            return self.reader.at_eof() or self.writer.is_closing()
+        names = {"ssl_object": "ssl_object", "socket": "socket", "server_addr": "peername", "client_addr": "sockname"}
+        return self.writer.get_extra_info(names[info]) if info in names else None
 
 
 class BodyTooLarge(FetchError):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(f"response larger than {max_bytes:,} bytes (after decompression): cut off", "too_large")
+        self.max_bytes = max_bytes
+
+    def __reduce__(self):  # crosses the pipe from the crawler process
+        return BodyTooLarge, (self.max_bytes,)
 
 
 class LimitedBody:
