@@ -191,9 +191,11 @@ CAPS_PLACE = r"[A-Z][A-Z'.\-]+(?:\s+[A-Z][A-Z'.\-]+){0,3}(?:,\s*[A-Z][\w.]+(?:\s
 DATELINE_WITH_AGENCY = re.compile(
     rf"^(?:(?P<place>{PLACE})(?:,\s*{DATE})?|{DATE})?\s*\((?P<agency>{WIRE_SYMBOLS})\)\s*[-–—:]*\s*(?=\S)"
 )
-# A wire we do not list credits itself the same way ("LISBON (GWS) -"); a capitals place and a dash are required.
+# A wire we do not list credits itself the same way ("LISBON (GWS) -", "Lisbon, Nov 19 (GWS):"): the place must
+# be in capitals or followed by a date, so an acronym in an ordinary sentence is not taken for a wire.
 DATELINE_WITH_OTHER_AGENCY = re.compile(
-    rf"^(?P<place>{CAPS_PLACE})(?:,\s*{DATE})?\s*\((?P<agency>[A-Z]{{2,6}})\)\s*[-–—]+\s*(?=\S)"
+    rf"^(?P<place>{CAPS_PLACE}(?=(?:,\s*{DATE})?\s*\()|{PLACE}(?=,\s*{DATE}\s*\())(?:,\s*{DATE})?"
+    rf"\s*\((?P<agency>[A-Z]{{2,6}})\)\s*[-–—:]+\s*(?=\S)"
 )
 DATELINE_CAPS = re.compile(rf"^(?P<place>{CAPS_PLACE})(?:,\s*{DATE})?\s*[:\-–—]+\s+(?=\S)")
 DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}):\s+(?=[A-Z\"“])")

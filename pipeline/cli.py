@@ -227,8 +227,8 @@ def demo(
         first = run_batch(settings, feeds_file)
         print_summary(first)
         print_articles(settings, first.article_ids)
-        console.print("the same batch again:")
-        print_summary(run_batch(settings, feeds_file))
+        console.print("the same batch again, every feed polled:")
+        print_summary(run_batch(settings, feeds_file, poll_all=True))
     console.print(f"data: {settings.database_url or settings.home / 'pg'}; raw archive: {settings.effective_archive_url}",
                   soft_wrap=True)
 

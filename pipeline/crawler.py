@@ -160,9 +160,9 @@ class Crawler:
     def poll(self, request: PollRequest) -> Future[PollResult]:
         return self._call("poll", request)
 
-    def fetch_page(self, url: str) -> PageFetch:
+    def fetch_page(self, url: str) -> Future[PageFetch]:
         """GET an article page within the budget, after robots.txt allows it (when robots are respected)."""
-        return self._call("fetch_page", url).result()
+        return self._call("fetch_page", url)
 
 
 def serve_requests(conn, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool) -> None:

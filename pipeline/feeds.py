@@ -271,18 +271,24 @@ class DomainState:
 
 
 @contextmanager
-def lease_domains(conn, domains: Iterable[str]) -> Iterator[list[DomainState]]:
-    """Lease the domains no other worker is polling (session advisory locks), yielding their stored state.
+def lease_domains(conn, domains: Iterable[str], wait: bool = False) -> Iterator[list[DomainState]]:
+    """Lease domains for this worker (session advisory locks), yielding their stored state; released on exit.
 
-    Domains another worker holds are left out: that worker polls their feeds. Locks are released on exit."""
+    Without `wait`, the domains another worker holds are left out: that worker polls their feeds. With `wait`,
+    every domain is leased, waiting for other workers to let go; the locks are taken in sorted order, so two
+    waiting workers cannot deadlock."""
     domains = sorted(set(domains))
     with conn.cursor() as cur:
+        if wait:
+            for domain in domains:
+                cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (DOMAIN_LOCK_SPACE, domain))
         cur.execute(
             """SELECT d.domain, f.hold_until, f.next_request_at
                FROM unnest(%s::text[]) AS d (domain)
                LEFT JOIN fetch_domains f ON f.domain = d.domain
-               WHERE pg_try_advisory_lock(%s, hashtext(d.domain))""",
-            (domains, DOMAIN_LOCK_SPACE),
+               WHERE CASE WHEN %s THEN true ELSE pg_try_advisory_lock(%s, hashtext(d.domain)) END
+               ORDER BY d.domain""",
+            (domains, wait, DOMAIN_LOCK_SPACE),
         )
         leased = [DomainState(*row) for row in cur.fetchall()]
     conn.commit()
@@ -296,18 +302,6 @@ def lease_domains(conn, domains: Iterable[str]) -> Iterator[list[DomainState]]:
                 (DOMAIN_LOCK_SPACE, [state.domain for state in leased]),
             )
         conn.commit()
-
-
-@contextmanager
-def domain_lease(cur, domain: str) -> Iterator[DomainState]:
-    """Wait for one domain's lease (for a single article fetch inside the caller's transaction)."""
-    cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (DOMAIN_LOCK_SPACE, domain))
-    try:
-        cur.execute("SELECT hold_until, next_request_at FROM fetch_domains WHERE domain = %s", (domain,))
-        row = cur.fetchone() or (None, None)
-        yield DomainState(domain, *row)
-    finally:
-        cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (DOMAIN_LOCK_SPACE, domain))
 
 
 def record_domain_hold(cur, domain: str, until: datetime, reason: str) -> None:

@@ -102,7 +102,7 @@ def _parse_xml_feed(body: bytes, url: str) -> ParsedFeed:
         link = urljoin(url, entry["link"]) if entry.get("link") else None
         entries.append(FeedEntry(
             guid=entry_identity(entry.get("id"), link, entry.get("title"),
-                                entry.get("published", entry.get("updated"))),
+                                entry.get("published") or entry.get("updated")),
             link=link,
             title=entry.get("title"),
             summary=entry.get("summary"),

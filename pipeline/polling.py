@@ -19,7 +19,7 @@ from typing import Iterator
 from pipeline import db, store
 from pipeline.archive import Archive, RawResponse, archive_response
 from pipeline.crawler import THROTTLE_STATUSES, Crawler, PollRequest, PollResult
-from pipeline.feeds import (Feed, lease_domains, links_already_seen, reappearing_link, record_domain_hold,
+from pipeline.feeds import (DomainState, Feed, lease_domains, links_already_seen, reappearing_link, record_domain_hold,
                             record_next_requests, update_feed_statement)
 from pipeline.fetch import Fetched, FetchError
 from pipeline.parse import FeedParseError, ParsedFeed, canonical_link, parse_feed, with_link_identity
@@ -68,11 +68,7 @@ def poll_feeds(ctx: PollContext, feeds: list[Feed]) -> PollCounts:
     for feed in feeds:
         by_domain.setdefault(registrable_domain(feed.url), []).append(feed)
     with lease_domains(ctx.conn, by_domain) as leased:
-        for state in leased:
-            if state.hold_until:
-                ctx.crawler.hold(state.domain, state.hold_until)
-            if state.next_request_at:
-                ctx.crawler.not_before(state.domain, state.next_request_at)
+        apply_stored_domain_state(ctx.crawler, leased)
         now = datetime.now(timezone.utc)
         pending: dict[Future, tuple[Feed, PollRequest, datetime]] = {}
         for state in leased:
@@ -84,6 +80,15 @@ def poll_feeds(ctx: PollContext, feeds: list[Feed]) -> PollCounts:
         with db.transaction(ctx.conn) as cur:
             record_next_requests(cur, [state.domain for state in leased], ctx.per_domain_delay)
     return ctx.counts
+
+
+def apply_stored_domain_state(crawler: Crawler, leased: list[DomainState]) -> None:
+    """Carry the holds and earliest request times that earlier runs stored into this crawler's budget."""
+    for state in leased:
+        if state.hold_until:
+            crawler.hold(state.domain, state.hold_until)
+        if state.next_request_at:
+            crawler.not_before(state.domain, state.next_request_at)
 
 
 def _as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -14,18 +15,21 @@ from pipeline import db, dedupe, store
 from pipeline.archive import Archive, RawResponse, archive_response, open_archive
 from pipeline.clean import RuleSet, clean_page, load_rules, publisher_domain
 from pipeline.config import Settings
-from pipeline.crawler import Crawler
+from pipeline.crawler import Crawler, PageFetch
 from pipeline.extract import ExtractedPage, extract_html, extract_text, read_document
-from pipeline.feeds import domain_lease, due_feeds, load_feed_list, register_feeds
+from pipeline.feeds import due_feeds, lease_domains, load_feed_list, record_next_requests, register_feeds
 from pipeline.fetch import FetchError, FetchPolicy
 from pipeline.learned import learned_lines, record_article_lines
 from pipeline.normalize import Article, normalize_article
 from pipeline.parse import FeedParseError
-from pipeline.polling import PollContext, poll_feeds
+from pipeline.polling import PollContext, apply_stored_domain_state, poll_feeds
 from pipeline.politeness import BudgetSettings, registrable_domain
 from pipeline.schedule import ScheduleSettings
 
 log = logging.getLogger(__name__)
+
+ARTICLE_BATCH_SIZE = 50  # entries claimed, and their pages fetched at once, per round
+CLAIM_LEASE = timedelta(minutes=15)  # how long a claim keeps other workers off an entry
 
 # A page that answers these will not come back: the feed's own text is all there is to load.
 PAGE_GONE_STATUSES = {404, 410}
@@ -157,30 +161,57 @@ def poll_due_feeds(pipe: Pipeline, summary: RunSummary, include_not_due: bool = 
 
 
 def load_pending_articles(pipe: Pipeline, summary: RunSummary, since: datetime) -> None:
-    """Fetch and load every pending entry's article, each in its own transaction, until none is left.
+    """Fetch and load every pending entry's article until none is left.
 
-    Entries are claimed with SKIP LOCKED, so several workers can drain the queue at once."""
+    Entries are claimed in batches for a lease, so several workers drain the queue at once and the claims of a
+    worker that dies expire. A batch's pages are fetched at once within the per-domain budget; each article is
+    then stored in a transaction of its own, so one bad page costs only its own entry."""
     while True:
         with db.transaction(pipe.conn) as cur:
-            entry = store.claim_pending_entry(cur, since)
-            if entry is None:
-                return
-            cur.execute("SAVEPOINT article")
-            try:
-                article_id = _load_article(pipe, cur, entry, summary)
-            except Exception as error:  # one bad page must not stop the batch: record it on the entry
-                cur.execute("ROLLBACK TO SAVEPOINT article")
-                log.warning("entry %s (%s) failed", entry.id, entry.link, exc_info=not isinstance(error, FetchError))
-                store.record_entry_failure(cur, entry, describe_error(error))
-                summary.articles_failed += 1
-                continue
-            summary.article_ids.append(article_id)
+            entries = store.claim_pending_entries(cur, since, ARTICLE_BATCH_SIZE, CLAIM_LEASE)
+        if not entries:
+            return
+        pages = _fetch_pages(pipe, entries)
+        for entry in entries:
+            _load_article(pipe, entry, pages.get(entry.id), summary)
 
 
-def _load_article(pipe: Pipeline, cur, entry: store.PendingEntry, summary: RunSummary) -> int:
-    if not entry.link:
+def _fetch_pages(pipe: Pipeline, entries: list[store.PendingEntry]) -> dict[int, Future[PageFetch]]:
+    """Fetch the entries' pages concurrently, holding their domains' leases against other workers meanwhile."""
+    linked = [entry for entry in entries if entry.link]
+    domains = {registrable_domain(entry.link) for entry in linked}
+    with lease_domains(pipe.conn, domains, wait=True) as leased:
+        apply_stored_domain_state(pipe.crawler, leased)
+        pages = {entry.id: pipe.crawler.fetch_page(entry.link) for entry in linked}
+        wait(pages.values())
+        with db.transaction(pipe.conn) as cur:
+            record_next_requests(cur, sorted(domains), pipe.settings.per_domain_delay)
+    return pages
+
+
+def _load_article(pipe: Pipeline, entry: store.PendingEntry, page: Future[PageFetch] | None,
+                  summary: RunSummary) -> None:
+    """Store one entry's article, or record on the entry why it could not be loaded."""
+    with db.transaction(pipe.conn) as cur:
+        try:
+            article_id = _store_article(pipe, cur, entry, page, summary)
+        except Exception as error:  # one bad page must not stop the batch: record it on the entry
+            pipe.conn.rollback()
+            log.warning("entry %s (%s) failed", entry.id, entry.link, exc_info=not isinstance(error, FetchError))
+            store.record_entry_failure(cur, entry, describe_error(error))
+            summary.articles_failed += 1
+            return
+    summary.article_ids.append(article_id)
+
+
+def _store_article(pipe: Pipeline, cur, entry: store.PendingEntry, page: Future[PageFetch] | None,
+                   summary: RunSummary) -> int:
+    if page is None:
         raise NoArticleText("entry has no link")
-    response = _fetch_page(pipe, cur, entry.link, summary)
+    fetched = page.result()
+    if fetched.robots is not None:
+        _archive(pipe, "robots", fetched.robots, summary)
+    response = fetched.fetched.response
     archive_key = _archive(pipe, "pages", response, summary)
     feed_text = entry.content or entry.summary
     learned = learned_lines(cur, publisher_domain(response.url))
@@ -203,20 +234,6 @@ def _load_article(pipe: Pipeline, cur, entry: store.PendingEntry, summary: RunSu
     store.mark_entry_loaded(cur, entry.id, article_id)
     summary.articles_loaded += added
     return article_id
-
-
-def _fetch_page(pipe: Pipeline, cur, url: str, summary: RunSummary) -> RawResponse:
-    """Fetch an article page within its domain's budget, holding the domain's lease against other workers."""
-    domain = registrable_domain(url)
-    with domain_lease(cur, domain) as state:
-        if state.hold_until:
-            pipe.crawler.hold(domain, state.hold_until)
-        if state.next_request_at:
-            pipe.crawler.not_before(domain, state.next_request_at)
-        page = pipe.crawler.fetch_page(url)
-    if page.robots is not None:
-        _archive(pipe, "robots", page.robots, summary)
-    return page.fetched.response
 
 
 def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool = False) -> RunSummary:

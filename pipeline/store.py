@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from psycopg2.extras import Json
 
@@ -88,24 +88,26 @@ def record_entries(cur, feed_id: int, entries: list[FeedEntry]) -> int:
     return cur.rowcount
 
 
-def claim_pending_entry(cur, not_tried_since: datetime) -> PendingEntry | None:
-    """Lock the oldest pending entry that no other worker holds and that was not tried since the given time
-    (so one run tries each entry once); the lock lasts until the transaction ends."""
+def claim_pending_entries(cur, not_tried_since: datetime, limit: int, lease: timedelta) -> list[PendingEntry]:
+    """Claim up to `limit` of the oldest pending entries for `lease`: entries no other worker has claimed and
+    that were not tried since the given time (so one run tries each entry once)."""
     cur.execute(
-        """SELECT id, feed_id, link, title, summary, content, published_at, attempts FROM entries
-           WHERE state = 'pending' AND (last_attempt_at IS NULL OR last_attempt_at < %s)
-           ORDER BY first_seen_at, id
-           LIMIT 1 FOR UPDATE SKIP LOCKED""",
-        (not_tried_since,),
+        """UPDATE entries SET claimed_until = now() + %(lease)s
+           WHERE id IN (SELECT id FROM entries
+                        WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
+                          AND (last_attempt_at IS NULL OR last_attempt_at < %(since)s)
+                        ORDER BY first_seen_at, id LIMIT %(limit)s
+                        FOR UPDATE SKIP LOCKED)
+           RETURNING id, feed_id, link, title, summary, content, published_at, attempts""",
+        {"lease": lease, "since": not_tried_since, "limit": limit},
     )
-    row = cur.fetchone()
-    return PendingEntry(*row) if row else None
+    return sorted((PendingEntry(*row) for row in cur.fetchall()), key=lambda entry: entry.id)
 
 
 def record_entry_failure(cur, entry: PendingEntry, error: str) -> None:
     """Count a failed attempt; after MAX_ARTICLE_ATTEMPTS the entry is marked failed, never deleted."""
     cur.execute(
-        """UPDATE entries SET attempts = attempts + 1, last_error = %s, last_attempt_at = now(),
+        """UPDATE entries SET attempts = attempts + 1, last_error = %s, last_attempt_at = now(), claimed_until = NULL,
                   state = CASE WHEN attempts + 1 >= %s THEN 'failed' ELSE 'pending' END
            WHERE id = %s""",
         (error, MAX_ARTICLE_ATTEMPTS, entry.id),
@@ -173,7 +175,7 @@ def upsert_article(
 def mark_entry_loaded(cur, entry_id: int, article_id: int) -> None:
     cur.execute(
         """UPDATE entries SET state = 'loaded', article_id = %s, attempts = attempts + 1,
-                  last_attempt_at = now(), last_error = NULL
+                  last_attempt_at = now(), last_error = NULL, claimed_until = NULL
            WHERE id = %s""",
         (article_id, entry_id),
     )

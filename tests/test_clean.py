@@ -110,6 +110,7 @@ def test_short_real_paragraphs_are_kept_even_when_repeated():
     ("LONDON, Nov 25 (AFP) — " + LEAD, "LONDON", "AFP"),
     ("New Delhi, Nov 25 (PTI) " + LEAD, "New Delhi", "PTI"),
     ("LISBON (GWS) - " + LEAD, "LISBON", "GWS"),
+    ("Lisbon, Nov 19 (GWS): " + LEAD, "Lisbon", "GWS"),
 ])
 def test_dateline_prefix_is_moved_off_the_first_paragraph(first, dateline, agency):
     cleaned = clean(first, SECOND)

@@ -333,3 +333,23 @@ def test_articles_can_be_searched_by_full_text(conn):
 def test_assign_story_refuses_an_article_that_does_not_exist(conn):
     with conn.cursor() as cur, pytest.raises(dedupe.DedupeError, match="article 999 does not exist"):
         dedupe.assign_story(cur, 999)
+
+
+def test_an_article_whose_body_changed_is_decided_again_and_leaves_the_story_it_no_longer_matches(conn):
+    barrier = ingest(conn, "Coastal Wire", "https://coastalwire.example/barrier", BARRIER_TITLE, BARRIER)
+    copy = ingest(conn, "Harbour Herald", "https://herald.example/story", BARRIER_TITLE, BARRIER[:8])
+    assert copy.story_id == barrier.story_id
+
+    with db.transaction(conn) as cur:
+        body = body_of(MAYOR)
+        cur.execute(
+            "UPDATE articles SET title = %s, body = %s, content_sha256 = %s WHERE id = %s",
+            (MAYOR_TITLE, body, hashlib.sha256(body.encode("utf-8")).hexdigest(), copy.article_id),
+        )
+        redecided = dedupe.assign_story(cur, copy.article_id)
+
+    assert redecided.changed and redecided.method == "first_copy"
+    assert redecided.story_id != barrier.story_id
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, article_count, canonical_article_id FROM stories ORDER BY id")
+        assert cur.fetchall() == [(barrier.story_id, 1, barrier.article_id), (redecided.story_id, 1, copy.article_id)]

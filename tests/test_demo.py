@@ -13,8 +13,8 @@ def test_demo_loads_the_sample_and_a_second_batch_loads_nothing_new(postgres_hom
     demo = subprocess.run([str(feedpipe), "demo"], env=env, capture_output=True, text=True, timeout=300)
 
     assert demo.returncode == 0, demo.stderr
-    first_run, second_run = demo.stdout.split("the same batch again:")
+    first_run, second_run = demo.stdout.split("the same batch again, every feed polled:")
     assert "Articles loaded" in first_run
     assert "0 failed), " in first_run and " 0 articles loaded" not in first_run
-    assert "0 new entries, 0 articles loaded (0 failed), 0 bytes archived" in second_run
+    assert "4 feeds polled, 0 failed, 0 new entries, 0 articles loaded (0 failed), 0 bytes archived" in second_run
     assert any((home / "archive" / "raw" / "pages").rglob("*.warc.gz"))
