@@ -17,7 +17,8 @@ from pipeline.clean import RuleSet, clean_page, load_rules, publisher_domain
 from pipeline.config import Settings
 from pipeline.crawler import Crawler, PageFetch
 from pipeline.extract import ExtractedPage, extract_html, extract_text, read_document
-from pipeline.feeds import due_feeds, lease_domains, load_feed_list, record_next_requests, register_feeds
+from pipeline.feeds import (due_feeds, lease_domains, load_feed_list, record_domain_hold, record_next_requests,
+                            register_feeds)
 from pipeline.fetch import FetchError, FetchPolicy
 from pipeline.learned import learned_lines, record_article_lines
 from pipeline.normalize import Article, normalize_article
@@ -177,7 +178,8 @@ def load_pending_articles(pipe: Pipeline, summary: RunSummary, since: datetime) 
 
 
 def _fetch_pages(pipe: Pipeline, entries: list[store.PendingEntry]) -> dict[int, Future[PageFetch]]:
-    """Fetch the entries' pages concurrently, holding their domains' leases against other workers meanwhile."""
+    """Fetch the entries' pages concurrently, holding their domains' leases against other workers meanwhile;
+    a domain that asked us to stay away (429/503 with Retry-After) is held in Postgres for every worker."""
     linked = [entry for entry in entries if entry.link]
     domains = {registrable_domain(entry.link) for entry in linked}
     with lease_domains(pipe.conn, domains, wait=True) as leased:
@@ -185,6 +187,8 @@ def _fetch_pages(pipe: Pipeline, entries: list[store.PendingEntry]) -> dict[int,
         pages = {entry.id: pipe.crawler.fetch_page(entry.link) for entry in linked}
         wait(pages.values())
         with db.transaction(pipe.conn) as cur:
+            for hold in pipe.crawler.take_new_holds():
+                record_domain_hold(cur, hold.domain, hold.until, hold.reason)
             record_next_requests(cur, sorted(domains), pipe.settings.per_domain_delay)
     return pages
 

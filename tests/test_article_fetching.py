@@ -76,3 +76,17 @@ def test_robots_txt_is_ignored_when_configured(web, conn, database_url, tmp_path
 
     assert summary.articles_loaded == 1
     assert web.requests_for("/robots.txt") == []
+
+
+def test_a_page_answering_429_holds_its_domain_for_every_worker_and_the_entry_is_retried_later(
+        web, conn, database_url, tmp_path):
+    web.throttle("/busy.html", retry_after=3600)
+    summary = run_batch(settings(tmp_path, database_url), feeds_file(tmp_path, publish(web, [web.url("/busy.html")])))
+
+    assert summary.articles_failed == 1
+    with conn.cursor() as cur:
+        cur.execute("SELECT hold_until - now() FROM fetch_domains WHERE domain = '127.0.0.1'")
+        [(held_for,)] = cur.fetchall()
+        cur.execute("SELECT state FROM entries")
+        assert cur.fetchone() == ("pending",)
+    assert 3500 < held_for.total_seconds() <= 3600
