@@ -23,6 +23,10 @@ from warcio.warcwriter import WARCWriter
 TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
 
+class ArchiveUrlError(ValueError):
+    """An archive URL feedpipe cannot use; the message says what it expects."""
+
+
 class Archive(Protocol):
     def exists(self, key: str) -> bool: ...
     def put(self, key: str, data: bytes) -> None: ...
@@ -104,11 +108,11 @@ def open_archive(archive_url: str, s3_endpoint_url: str | None = None) -> Archiv
     parsed = urlparse(archive_url)
     if parsed.scheme == "s3":
         if not parsed.netloc:
-            raise ValueError(f"archive URL {archive_url!r} names no bucket")
+            raise ArchiveUrlError(f"archive URL {archive_url!r} names no bucket")
         return S3Archive(parsed.netloc, parsed.path, s3_endpoint_url)
     if parsed.scheme == "file":
         return LocalArchive(Path(unquote(parsed.path)))
-    raise ValueError(f"archive URL {archive_url!r}: use s3://bucket/prefix or file:///path")
+    raise ArchiveUrlError(f"archive URL {archive_url!r}: use s3://bucket/prefix or file:///path")
 
 
 def archive_key(kind: str, payload: bytes) -> str:

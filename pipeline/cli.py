@@ -6,7 +6,7 @@ import logging
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from pipeline import db, store
 from pipeline import feeds as registry
+from pipeline.archive import ArchiveUrlError
 from pipeline.config import Settings
 from pipeline.extract import UnreadableDocument
 from pipeline.normalize import Article
@@ -45,6 +46,12 @@ AllowPrivate = Annotated[
         show_default=False,
     ),
 ]
+
+
+def fail(error: Exception) -> NoReturn:
+    """End the command on an error the user can fix: its message in red, exit status 1."""
+    console.print(f"[red]{error}[/red]", soft_wrap=True)
+    raise typer.Exit(1) from error
 
 
 def settings_from(**overrides: object) -> Settings:
@@ -80,7 +87,11 @@ def run(
         database_url=database_url, archive_url=archive_url, s3_endpoint_url=s3_endpoint_url, home=home,
         allow_private_addresses=allow_private_addresses,
     )
-    print_summary(run_batch(settings, feeds, poll_all=poll_all))
+    try:
+        summary = run_batch(settings, feeds, poll_all=poll_all)
+    except (registry.FeedListError, ArchiveUrlError) as error:
+        fail(error)
+    print_summary(summary)
 
 
 @db_app.command("migrate")
@@ -106,8 +117,7 @@ def feeds_add(
         try:
             found = registry.discover_feed(pipe.crawler, url)
         except registry.FeedDiscoveryError as error:
-            console.print(f"[red]{error}[/red]", soft_wrap=True)
-            raise typer.Exit(1) from error
+            fail(error)
         with db.transaction(pipe.conn) as cur:
             added = registry.register_feeds(cur, [registry.FeedSpec(found.feed_url, name, publisher)])
     if found.announced:
@@ -147,8 +157,7 @@ def feeds_import(
     try:
         specs = registry.load_feed_list(file)
     except registry.FeedListError as error:
-        console.print(f"[red]{error}[/red]", soft_wrap=True)
-        raise typer.Exit(1) from error
+        fail(error)
     added = _with_cursor(database_url, home, lambda cur: registry.register_feeds(cur, specs))
     console.print(f"{len(specs)} feed(s) in {file}: {added} new, {len(specs) - added} already registered")
 
@@ -190,8 +199,7 @@ def _switch(feed_id: int, enabled: bool, reason: str | None, database_url: str |
     try:
         _with_cursor(database_url, home, lambda cur: registry.set_enabled(cur, feed_id, enabled, reason))
     except LookupError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from error
+        fail(error)
 
 
 def _with_cursor(database_url: str | None, home: Path | None, work):

@@ -214,3 +214,21 @@ def test_stored_article_keeps_what_cleaning_removed_and_the_versions_that_did_it
     assert {r["text"] for r in removed} >= {"Advertisement"}
     assert all(r["rule"] for r in removed)
     assert extractor_version.startswith("trafilatura-") and rules_version
+
+
+def test_cli_run_reports_an_unusable_feed_list_or_archive_url_in_one_line(tmp_path, postgres_home):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPIPE_")} | {"FEEDPIPE_HOME": str(postgres_home())}
+    feedpipe = str(Path(sys.executable).with_name("feedpipe"))
+    not_a_list = tmp_path / "feeds.yaml"
+    not_a_list.write_text("feeds: 3\n")
+
+    missing = subprocess.run([feedpipe, "run", "--feeds", str(tmp_path / "missing.yaml")],
+                             env=env, capture_output=True, text=True, timeout=120)
+    malformed = subprocess.run([feedpipe, "run", "--feeds", str(not_a_list)],
+                               env=env, capture_output=True, text=True, timeout=120)
+    bad_archive = subprocess.run([feedpipe, "run", "--archive-url", "ftp://archive.example/raw"],
+                                 env=env, capture_output=True, text=True, timeout=120)
+
+    assert missing.returncode == 1 and "missing.yaml" in missing.stdout and "Traceback" not in missing.stderr
+    assert malformed.returncode == 1 and "expected a top-level 'feeds:' list" in malformed.stdout
+    assert bad_archive.returncode == 1 and "use s3://bucket/prefix or file:///path" in bad_archive.stdout
