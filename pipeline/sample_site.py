@@ -138,18 +138,16 @@ def serve_sample(seed_path: Path | None = DEFAULT_SEED_PATH) -> Iterator[SampleS
     The seed story is included when `seed_path` names a file that exists; None leaves it out.
     """
     seed_text = seed_path.read_text(encoding="utf-8") if seed_path is not None and seed_path.is_file() else None
-    server = _SampleServer(("127.0.0.1", 0), _SampleRequestHandler)
-    base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    sample = build_sample(base_url, seed_text)
-    server.documents = sample.documents
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield sample
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with _SampleServer(("127.0.0.1", 0), _SampleRequestHandler) as server:
+        sample = build_sample(f"http://127.0.0.1:{server.server_address[1]}", seed_text)
+        server.documents = sample.documents
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        thread.start()
+        try:
+            yield sample
+        finally:
+            server.shutdown()
+            thread.join()
 
 
 def build_sample(base_url: str, seed_text: str | None) -> SampleSite:

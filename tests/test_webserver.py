@@ -173,14 +173,13 @@ def test_a_gzip_bomb_is_small_on_the_wire_and_huge_decompressed(web: WebServer) 
 
 
 def test_drip_sends_the_body_a_little_at_a_time(web: WebServer) -> None:
-    web.drip("/drip.xml", body=b"<rss/>", interval=0.1, chunk_size=2)
+    web.drip("/drip.xml", body=b"<rss/>", interval=0.2, chunk_size=2)
 
     started = time.monotonic()
-    with httpx.stream("GET", web.url("/drip.xml"), timeout=httpx.Timeout(5.0, read=0.5)) as response:
-        chunks = list(response.iter_raw())
+    with httpx.stream("GET", web.url("/drip.xml"), timeout=httpx.Timeout(5.0, read=1.0)) as response:
+        body = b"".join(response.iter_raw())
 
-    assert b"".join(chunks) == b"<rss/>" and len(chunks) == 3
-    assert time.monotonic() - started >= 0.2
+    assert body == b"<rss/>" and time.monotonic() - started >= 0.4
 
 
 def test_a_handler_answers_from_the_request(web: WebServer) -> None:
@@ -223,15 +222,23 @@ def test_the_host_header_names_the_host(web: WebServer) -> None:
 
 
 def test_concurrent_requests_are_counted_overall_and_per_host(web: WebServer) -> None:
-    web.route("/slow", body=b"ok", delay=0.5)
-    targets = [web.url("/slow")] * 3 + [web.url("/slow", host="127.0.0.2")] * 2
+    all_in_flight = threading.Barrier(5, timeout=10)
 
-    threads = [threading.Thread(target=httpx.get, args=(url,)) for url in targets]
+    def answer_once_all_five_are_in_flight(request: RecordedRequest) -> Response:
+        all_in_flight.wait()
+        return Response(body=b"ok")
+
+    web.handler("/slow", answer_once_all_five_are_in_flight)
+    targets = [web.url("/slow")] * 3 + [web.url("/slow", host="127.0.0.2")] * 2
+    statuses: list[int] = []
+
+    threads = [threading.Thread(target=lambda url=url: statuses.append(httpx.get(url).status_code)) for url in targets]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
+    assert statuses == [200] * 5
     assert web.max_concurrent() == 5
     assert (web.max_concurrent(host="127.0.0.1"), web.max_concurrent(host="127.0.0.2")) == (3, 2)
     assert web.max_concurrent(host="127.0.0.3") == 0
@@ -267,7 +274,9 @@ def test_stopping_cuts_a_slow_response_short() -> None:
 
     client = threading.Thread(target=fetch)
     client.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.01)
     started = time.monotonic()
     web.stop()
     client.join(timeout=5)
