@@ -220,16 +220,14 @@ def _store_article(pipe: Pipeline, cur, entry: store.PendingEntry, page: Future[
     feed_text = entry.content or entry.summary
     learned = learned_lines(cur, publisher_domain(response.url))
     if response.status in PAGE_GONE_STATUSES and feed_text:
-        article = article_from_document(
-            b"", entry.link, fallback_published=entry.published_at, fallback_html=feed_text, learned=learned
-        )
+        body, url = b"", entry.link  # the page is gone for good: the feed's own text is the article
     elif response.status >= 400:
         raise FetchError(f"HTTP {response.status} {response.reason}")
     else:
-        article = article_from_document(
-            response.body, response.url, fallback_published=entry.published_at, fallback_html=feed_text,
-            learned=learned,
-        )
+        body, url = response.body, response.url
+    article = article_from_document(
+        body, url, fallback_published=entry.published_at, fallback_html=feed_text, learned=learned
+    )
     if not article.paragraphs:
         raise NoArticleText("no article text in the page or the feed entry")
     article_id, added = store.upsert_article(cur, article, entry, response.fetched_at, archive_key)
