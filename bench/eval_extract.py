@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 import yaml  # noqa: E402
 
 from pipeline.clean import KNOWN_BOILERPLATE  # noqa: E402
-from pipeline.run import article_from_document  # noqa: E402
+from pipeline.article import article_from_document  # noqa: E402
 from pipeline.sample_site import DEFAULT_SEED_PATH, SAMPLE_DIR, build_sample, parse_story  # noqa: E402
 
 DEFAULT_FUNDUS = REPO.parent / "shared" / "dev" / "fundus-eval"

@@ -18,7 +18,8 @@ from pipeline.archive import ArchiveUrlError
 from pipeline.config import Settings
 from pipeline.extract import UnreadableDocument
 from pipeline.normalize import Article
-from pipeline.run import RunSummary, article_from_document, open_pipeline, run_batch
+from pipeline.article import article_from_document
+from pipeline.run import RunSummary, open_pipeline, run_batch
 from pipeline.sample_site import serve_sample
 
 app = typer.Typer(help="Ingest syndicated news into Postgres.", no_args_is_help=True, add_completion=False)

@@ -7,21 +7,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Collection, Iterator
-
-import lxml.html
+from typing import Iterator
 
 from pipeline import db, dedupe, store
 from pipeline.archive import Archive, RawResponse, archive_response, open_archive
-from pipeline.clean import RuleSet, clean_page, load_rules, publisher_domain
+from pipeline.article import NoArticleText, PageUnavailable, article_from_response
+from pipeline.clean import publisher_domain
 from pipeline.config import Settings
 from pipeline.crawler import Crawler, PageFetch
-from pipeline.extract import ExtractedPage, extract_html, extract_text, read_document
 from pipeline.feeds import (due_feeds, lease_domains, load_feed_list, record_domain_hold, record_next_requests,
                             register_feeds)
 from pipeline.fetch import FetchError, FetchPolicy
 from pipeline.learned import learned_lines, record_article_lines
-from pipeline.normalize import Article, normalize_article
 from pipeline.parse import FeedParseError
 from pipeline.polling import PollContext, apply_stored_domain_state, poll_feeds
 from pipeline.politeness import BudgetSettings, registrable_domain
@@ -31,9 +28,6 @@ log = logging.getLogger(__name__)
 
 ARTICLE_BATCH_SIZE = 50  # entries claimed, and their pages fetched at once, per round
 CLAIM_LEASE = timedelta(minutes=15)  # how long a claim keeps other workers off an entry
-
-# A page that answers these will not come back: the feed's own text is all there is to load.
-PAGE_GONE_STATUSES = {404, 410}
 
 
 @dataclass
@@ -91,52 +85,11 @@ def open_pipeline(settings: Settings) -> Iterator[Pipeline]:
         conn.close()
 
 
-def article_from_document(
-    body: bytes,
-    url: str | None,
-    *,
-    fallback_published: datetime | None = None,
-    fallback_html: str | None = None,
-    rules: RuleSet | None = None,
-    learned: Collection[str] = frozenset(),
-) -> Article:
-    """Extract, clean and normalize one document (HTML or plain text, gzipped or not).
-
-    The batch and `feedpipe extract` both come through here. When the page yields no text, the
-    feed's own content (`fallback_html`) stands in for it. `learned` holds the publisher's learned
-    boilerplate lines (pipeline.learned.learned_lines)."""
-    rules = rules or load_rules()
-    page = ExtractedPage(title=None, paragraphs=[])
-    if body.strip():
-        document = read_document(body)
-        if document.is_html:
-            publisher_rules = rules.for_url(url)
-            page = extract_html(document.text, url, publisher_rules.drop_selectors if publisher_rules else ())
-        else:
-            page = extract_text(document.text)
-    if not page.paragraphs and fallback_html:
-        page.paragraphs = paragraphs_of_fragment(fallback_html)
-    cleaned = clean_page(page, url=url, rules=rules, learned=learned)
-    return normalize_article(cleaned, url, fallback_published, publisher=publisher_domain(url))
-
-
-def paragraphs_of_fragment(fragment: str) -> list[str]:
-    """The paragraphs of an HTML fragment such as a feed entry's content."""
-    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    blocks = [p.text_content().strip() for p in root.iter("p", "li", "blockquote")]
-    blocks = [b for b in blocks if b]
-    return blocks or [line.strip() for line in root.text_content().splitlines() if line.strip()]
-
-
 def describe_error(error: Exception) -> str:
     """Our own errors say what went wrong in their message; anything else is named by its type too."""
-    if isinstance(error, (FetchError, FeedParseError, NoArticleText)):
+    if isinstance(error, (FetchError, FeedParseError, NoArticleText, PageUnavailable)):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-class NoArticleText(Exception):
-    """Neither the page nor the feed entry had any article text."""
 
 
 def _archive(pipe: Pipeline, kind: str, response: RawResponse, summary: RunSummary) -> str:
@@ -217,19 +170,11 @@ def _store_article(pipe: Pipeline, cur, entry: store.PendingEntry, page: Future[
         _archive(pipe, "robots", fetched.robots, summary)
     response = fetched.fetched.response
     archive_key = _archive(pipe, "pages", response, summary)
-    feed_text = entry.content or entry.summary
-    learned = learned_lines(cur, publisher_domain(response.url))
-    if response.status in PAGE_GONE_STATUSES and feed_text:
-        body, url = b"", entry.link  # the page is gone for good: the feed's own text is the article
-    elif response.status >= 400:
-        raise FetchError(f"HTTP {response.status} {response.reason}")
-    else:
-        body, url = response.body, response.url
-    article = article_from_document(
-        body, url, fallback_published=entry.published_at, fallback_html=feed_text, learned=learned
+    article = article_from_response(
+        response.status, response.reason, response.body, response.url, entry_link=entry.link,
+        feed_text=entry.content or entry.summary, fallback_published=entry.published_at,
+        learned=learned_lines(cur, publisher_domain(response.url)),
     )
-    if not article.paragraphs:
-        raise NoArticleText("no article text in the page or the feed entry")
     article_id, added = store.upsert_article(cur, article, entry, response.fetched_at, archive_key)
     record_article_lines(cur, article.publisher, article_id, article.learnable_lines)
     dedupe.assign_story(cur, article_id)
