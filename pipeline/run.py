@@ -1,12 +1,15 @@
 """Run: one batch from the command line, composed from the stages (pipeline.stages) in order."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Callable, Sequence
 
 from pipeline import db, stages, store
 from pipeline.config import Settings
-from pipeline.feeds import load_feed_list, register_feeds
+from pipeline.feeds import FeedSpec, load_feed_list, register_feeds
 
 
 @dataclass(frozen=True)
@@ -23,23 +26,33 @@ class RunSummary:
     articles_failed: int
     bytes_archived: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    details: dict[str, int] = field(default_factory=dict)  # counters a stage returns beyond the batch's own
+
+
+Step = Callable[[Settings, int], dict]  # a stage called with the batch id, returning its counters
 
 
 def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool = False) -> RunSummary:
     """Register the feeds in `feeds_file` (if given), poll the due feeds (all with `poll_all`), fetch the new
-    entries' pages, and process them into articles and stories.
-
-    The batch is owned by this process's database session: if the process dies, the session ends and the next
-    run or the maintenance task marks the batch abandoned."""
+    entries' pages, and process them into articles and stories."""
     specs = load_feed_list(feeds_file) if feeds_file else []
+    return run_steps(settings, [partial(stages.poll, include_not_due=poll_all), stages.fetch, stages.process], specs)
+
+
+def run_steps(settings: Settings, steps: Sequence[Step], feeds: Sequence[FeedSpec] = ()) -> RunSummary:
+    """Run stages in order as one batch, after registering `feeds`.
+
+    The batch is owned by this process's database session: if the process dies, the session ends, its claims
+    lapse, and the next run or the maintenance task marks the batch abandoned. A stage's exception fails the
+    batch; a signal's (KeyboardInterrupt, SystemExit) marks it interrupted."""
     with stages.open_pipeline(settings) as pipe:
         with db.transaction(pipe.conn) as cur:
-            register_feeds(cur, specs)
+            register_feeds(cur, list(feeds))
             run_id = store.start_run(cur)
+        details: Counter = Counter()
         try:
-            stages.poll(pipe.settings, run_id, include_not_due=poll_all)
-            stages.fetch(pipe.settings, run_id)
-            stages.process(pipe.settings, run_id)
+            for step in steps:
+                details.update({k: v for k, v in step(pipe.settings, run_id).items() if k not in store.RUN_COUNTERS})
         except BaseException as error:
             failed = isinstance(error, Exception)
             with db.transaction(pipe.conn) as cur:
@@ -47,4 +60,4 @@ def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool
                                  stages.describe_error(error) if failed else type(error).__name__)
             raise
         with db.transaction(pipe.conn) as cur:
-            return RunSummary(run_id, **store.finish_run(cur, run_id))
+            return RunSummary(run_id, **store.finish_run(cur, run_id), details=dict(details))

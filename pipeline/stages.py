@@ -97,9 +97,10 @@ def describe_error(error: Exception) -> str:
 # -- batches ------------------------------------------------------------------------------------------------
 
 def start_run(settings: Settings, airflow_run_id: str | None = None) -> int:
-    """Open a batch (an `ingest_runs` row) that the stages add their counters to; returns its id."""
+    """Open a batch (an `ingest_runs` row) for an orchestrator such as Airflow, whose tasks add their counters
+    to it and close it with `finish_run`; returns its id. (A command-line batch is opened by pipeline.run.)"""
     with open_pipeline(settings) as pipe, db.transaction(pipe.conn) as cur:
-        return store.start_run(cur, airflow_run_id)
+        return store.start_run(cur, airflow_run_id, owned_by_session=False)
 
 
 def finish_run(settings: Settings, run_id: int, error: str | None = None, status: str | None = None) -> dict:
@@ -263,29 +264,21 @@ def process(settings: Settings, run_id: int, workers: int | None = None) -> dict
 
 def reprocess(
     settings: Settings,
+    run_id: int,
     since: datetime | None = None,
     until: datetime | None = None,
     feed: str | None = None,
     publisher: str | None = None,
     workers: int | None = None,
 ) -> dict:
-    """Replay processing from the archive for the loaded entries fetched in [since, until), of one feed URL or
-    publisher, without touching the network; updates the derived rows in place.
+    """Replay processing from the archive, as batch `run_id`, for the loaded entries fetched in [since, until),
+    of one feed URL or publisher, without touching the network; updates the derived rows in place.
 
     Uses the rules and learned boilerplate known now (replay is how improved cleaning reaches old articles), and
     learns nothing from the replayed copies, which were counted when first loaded. Returns how many articles
     were replayed and changed, and how many stories gained, lost or merged copies."""
-    settings = _resolved(settings)
-    run_id = start_run(settings)
     selection = store.ReplaySelection(since, until, feed, publisher)
-    try:
-        counts = _run_workers(ProcessJob(settings, run_id, selection), workers or settings.process_workers)
-    except BaseException as error:
-        finish_run(settings, run_id, error=describe_error(error) if isinstance(error, Exception) else None,
-                   status=None if isinstance(error, Exception) else "interrupted")
-        raise
-    finish_run(settings, run_id)
-    return {"run_id": run_id, **counts}
+    return _run_workers(ProcessJob(_resolved(settings), run_id, selection), workers or settings.process_workers)
 
 
 def _resolved(settings: Settings) -> Settings:
@@ -321,6 +314,8 @@ def process_worker(job: ProcessJob) -> Counter:
                 entries = (store.claim_entries_to_replay(cur, job.run_id, job.replay, PROCESS_CHUNK_SIZE) if job.replay
                            else store.claim_entries_to_process(cur, PROCESS_CHUNK_SIZE))
             if not entries:
+                if totals:
+                    totals["busy_workers"] = 1
                 return totals
             counts = Counter()
             for entry in entries:
@@ -363,7 +358,7 @@ class _ProcessWorker:
             feed_text=entry.feed_text, fallback_published=entry.published_at, rules=self.rules,
             learned=learned_lines(cur, publisher), clock=self.clock,
         )
-        story_before = self._story_of(cur, entry, article.canonical_url) if self.job.replay else None
+        before = self._stored_copy(cur, article.canonical_url) if self.job.replay else None
         with self.clock.measure("load"):
             article_id, outcome = store.upsert_article(cur, article, entry, self.job.run_id, entry.fetch_archive_key)
             if not self.job.replay:
@@ -372,23 +367,28 @@ class _ProcessWorker:
             decision = dedupe.assign_story(cur, article_id)
         with self.clock.measure("load"):
             store.mark_entry_loaded(cur, entry.id, article_id, self.job.run_id)
-        counts = Counter(articles_processed=1, articles_loaded=int(outcome == "added"),
-                         articles_changed=int(outcome == "updated"))
+        counts = Counter(articles_processed=1, articles_loaded=int(outcome == "added"))
         if self.job.replay:
-            counts.update(_story_changes(story_before, decision))
+            counts.update(_replay_changes(before, article.content_sha256, article.title, decision))
         return counts
 
     @staticmethod
-    def _story_of(cur, entry: store.ClaimedEntry, canonical_url: str) -> int | None:
-        cur.execute("SELECT story_id FROM articles WHERE canonical_url = %s", (canonical_url,))
-        row = cur.fetchone()
-        return row[0] if row else None
+    def _stored_copy(cur, canonical_url: str) -> tuple[int | None, str, str | None] | None:
+        """(story id, body digest, title) of the copy stored under this canonical URL, if any."""
+        cur.execute("SELECT story_id, content_sha256, title FROM articles WHERE canonical_url = %s", (canonical_url,))
+        return cur.fetchone()
 
 
-def _story_changes(story_before: int | None, decision: dedupe.StoryDecision) -> Counter:
-    """A replayed copy that moved: its old story lost a copy, its new one gained one; merges count apiece."""
-    counts = Counter(stories_merged=len(decision.merged))
-    if story_before is not None and story_before != decision.story_id and story_before not in decision.merged:
+def _replay_changes(before: tuple[int | None, str, str | None] | None, content_sha256: str, title: str | None,
+                    decision: dedupe.StoryDecision) -> Counter:
+    """What replaying one copy changed: its body or headline; its story (the old one lost a copy, the new one
+    gained it); the stories it merged."""
+    counts = Counter(stories_merged=len(decision.merged_story_ids))
+    if before is None:
+        return counts
+    story_before, sha_before, title_before = before
+    counts["articles_changed"] = int((sha_before, title_before) != (content_sha256, title))
+    if story_before is not None and story_before != decision.story_id and story_before not in decision.merged_story_ids:
         counts.update(stories_lost_copy=1, stories_gained_copy=1)
     return counts
 

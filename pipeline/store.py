@@ -68,14 +68,16 @@ RUN_COUNTERS = ("feeds_polled", "feeds_failed", "new_entries", "pages_fetched", 
                 "articles_loaded", "articles_failed", "bytes_archived")
 
 
-def start_run(cur, airflow_run_id: str | None = None) -> int:
-    """A new batch, owned by this session: when the session is gone and the run still says 'running', it was
-    abandoned."""
+def start_run(cur, airflow_run_id: str | None = None, owned_by_session: bool = True) -> int:
+    """A new batch. When owned by this session (a command-line run holds its connection throughout), the batch
+    was abandoned if the session is gone while it still says 'running'; an orchestrator's batch (Airflow: its
+    tasks come and go) is owned by no session."""
     cur.execute(
         """INSERT INTO ingest_runs (airflow_run_id, owner_pid, owner_backend_start)
-           SELECT %s, pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()
+           SELECT %s, pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid() AND %s
+           UNION ALL SELECT %s, NULL, NULL WHERE NOT %s
            RETURNING id""",
-        (airflow_run_id,),
+        (airflow_run_id, owned_by_session, airflow_run_id, owned_by_session),
     )
     return cur.fetchone()[0]
 
