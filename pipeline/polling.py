@@ -75,14 +75,14 @@ def poll_feeds(ctx: PollContext, feeds: list[Feed]) -> PollCounts:
             for feed in by_domain[state.domain]:
                 request = poll_request(feed, now)
                 pending[ctx.crawler.poll(request)] = (feed, request, datetime.now(timezone.utc))
-        for done in _as_completed_batches(pending):
+        for done in as_completed_batches(pending):
             _record_batch(ctx, [(*pending[future], future.result()) for future in done])
         with db.transaction(ctx.conn) as cur:
             record_next_requests(cur, [state.domain for state in leased], ctx.per_domain_delay)
     return ctx.counts
 
 
-def _as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future]]:
+def as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future]]:
     """Futures as they finish, gathered for up to BATCH_WINDOW seconds so one commit covers many answers."""
     finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
     for future in futures:

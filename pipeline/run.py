@@ -36,7 +36,7 @@ def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool
     """Register the feeds in `feeds_file` (if given), poll the due feeds (all with `poll_all`), fetch the new
     entries' pages, and process them into articles and stories."""
     specs = load_feed_list(feeds_file) if feeds_file else []
-    return run_steps(settings, [partial(stages.poll, include_not_due=poll_all), stages.fetch, stages.process], specs)
+    return run_steps(settings, [partial(stages.poll, include_not_due=poll_all), stages.fetch_and_process], specs)
 
 
 def run_steps(settings: Settings, steps: Sequence[Step], feeds: Sequence[FeedSpec] = ()) -> RunSummary:
