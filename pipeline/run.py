@@ -20,7 +20,7 @@ from pipeline.feeds import (due_feeds, lease_domains, load_feed_list, record_dom
 from pipeline.fetch import FetchError, FetchPolicy
 from pipeline.learned import learned_lines, record_article_lines
 from pipeline.parse import FeedParseError
-from pipeline.polling import PollContext, apply_stored_domain_state, poll_feeds
+from pipeline.polling import PollContext, ProgressCallback, apply_stored_domain_state, poll_feeds
 from pipeline.politeness import BudgetSettings, registrable_domain
 from pipeline.schedule import ScheduleSettings
 
@@ -98,7 +98,8 @@ def _archive(pipe: Pipeline, kind: str, response: RawResponse, summary: RunSumma
     return record.key
 
 
-def poll_due_feeds(pipe: Pipeline, summary: RunSummary, include_not_due: bool = False) -> None:
+def poll_due_feeds(pipe: Pipeline, summary: RunSummary, include_not_due: bool = False,
+                   on_progress: ProgressCallback | None = None) -> None:
     """Poll the feeds that are due (all enabled ones with `include_not_due`) and record their new entries."""
     with db.transaction(pipe.conn) as cur:
         feeds = due_feeds(cur, include_not_due)
@@ -106,7 +107,7 @@ def poll_due_feeds(pipe: Pipeline, summary: RunSummary, include_not_due: bool = 
         conn=pipe.conn, archive=pipe.archive, crawler=pipe.crawler, run_id=summary.run_id,
         schedule=ScheduleSettings(timedelta(seconds=pipe.settings.poll_min_interval),
                                   timedelta(seconds=pipe.settings.poll_max_interval)),
-        per_domain_delay=pipe.settings.per_domain_delay,
+        per_domain_delay=pipe.settings.per_domain_delay, on_progress=on_progress,
     ), feeds)
     summary.feeds_polled += counts.polled
     summary.feeds_failed += counts.failed
@@ -114,20 +115,28 @@ def poll_due_feeds(pipe: Pipeline, summary: RunSummary, include_not_due: bool = 
     summary.bytes_archived += counts.bytes_archived
 
 
-def load_pending_articles(pipe: Pipeline, summary: RunSummary, since: datetime) -> None:
+def load_pending_articles(pipe: Pipeline, summary: RunSummary, since: datetime,
+                          on_progress: ProgressCallback | None = None) -> None:
     """Fetch and load every pending entry's article until none is left.
 
     Entries are claimed in batches for a lease, so several workers drain the queue at once and the claims of a
     worker that dies expire. A batch's pages are fetched at once within the per-domain budget; each article is
     then stored in a transaction of its own, so one bad page costs only its own entry."""
+    fetched = processed = 0
     while True:
         with db.transaction(pipe.conn) as cur:
             entries = store.claim_pending_entries(cur, since, ARTICLE_BATCH_SIZE, CLAIM_LEASE)
         if not entries:
             return
         pages = _fetch_pages(pipe, entries)
+        fetched += len(entries)
+        if on_progress:
+            on_progress("fetch", fetched, None)
         for entry in entries:
             _load_article(pipe, entry, pages.get(entry.id), summary)
+            processed += 1
+            if on_progress:
+                on_progress("process", processed, None)
 
 
 def _fetch_pages(pipe: Pipeline, entries: list[store.PendingEntry]) -> dict[int, Future[PageFetch]]:
@@ -159,6 +168,7 @@ def _load_article(pipe: Pipeline, entry: store.PendingEntry, page: Future[PageFe
             summary.articles_failed += 1
             return
     summary.article_ids.append(article_id)
+    log.info("entry %s: article %s from %s", entry.id, article_id, entry.link)
 
 
 def _store_article(pipe: Pipeline, cur, entry: store.PendingEntry, page: Future[PageFetch] | None,
@@ -183,8 +193,12 @@ def _store_article(pipe: Pipeline, cur, entry: store.PendingEntry, page: Future[
     return article_id
 
 
-def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool = False) -> RunSummary:
-    """Register the feeds in `feeds_file` (if given), poll the due feeds (all with `poll_all`), load new articles."""
+def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool = False,
+              on_progress: ProgressCallback | None = None) -> RunSummary:
+    """Register the feeds in `feeds_file` (if given), poll the due feeds (all with `poll_all`), load new articles.
+
+    `on_progress(stage, done, total)` hears how far each stage ("poll", "fetch", "process") has come; total is
+    None while it is not known."""
     specs = load_feed_list(feeds_file) if feeds_file else []
     with open_pipeline(settings) as pipe:
         with db.transaction(pipe.conn) as cur:
@@ -193,8 +207,8 @@ def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool
             cur.execute("SELECT started_at FROM ingest_runs WHERE id = %s", (summary.run_id,))
             started_at = cur.fetchone()[0]
         try:
-            poll_due_feeds(pipe, summary, include_not_due=poll_all)
-            load_pending_articles(pipe, summary, started_at)
+            poll_due_feeds(pipe, summary, include_not_due=poll_all, on_progress=on_progress)
+            load_pending_articles(pipe, summary, started_at, on_progress)
         except BaseException as error:
             with db.transaction(pipe.conn) as cur:
                 store.finish_run(cur, summary.run_id, summary.counters(), error=repr(error))

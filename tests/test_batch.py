@@ -230,9 +230,10 @@ def test_cli_run_reports_an_unusable_feed_list_or_archive_url_in_one_line(tmp_pa
     bad_archive = subprocess.run([feedpipe, "run", "--archive-url", "ftp://archive.example/raw"],
                                  env=env, capture_output=True, text=True, timeout=120)
 
-    assert missing.returncode == 1 and "missing.yaml" in missing.stdout and "Traceback" not in missing.stderr
-    assert malformed.returncode == 1 and "expected a top-level 'feeds:' list" in malformed.stdout
-    assert bad_archive.returncode == 1 and "use s3://bucket/prefix or file:///path" in bad_archive.stdout
+    assert missing.returncode == 1 and "missing.yaml" in missing.stderr and "Traceback" not in missing.stderr
+    assert malformed.returncode == 1 and "expected a top-level 'feeds:' list" in malformed.stderr
+    assert bad_archive.returncode == 2 and bad_archive.stderr.strip() == (
+        "feedpipe: --archive-url=ftp://archive.example/raw: expected s3://bucket/prefix or file:///path")
 
 
 def test_entries_whose_links_differ_only_in_their_query_load_as_separate_articles(web, conn, database_url, tmp_path):

@@ -37,8 +37,8 @@ def test_opml_from_another_reader_is_imported(tmp_path: Path):
     path.write_text("""<?xml version="1.0"?><opml version="1.0"><head><title>Mine</title></head><body>
         <outline text="News"><outline type="rss" text="City Post" xmlUrl="https://city.example.org/rss.xml"/></outline>
         <outline type="rss" title="Wire" xmlUrl="https://wire.example.net/feed.json"/></body></opml>""")
-    assert load_feed_list(path) == [FeedSpec("https://city.example.org/rss.xml", "City Post", "News"),
-                                    FeedSpec("https://wire.example.net/feed.json", "Wire", None)]
+    assert load_feed_list(path) == [FeedSpec("https://city.example.org/rss.xml", "City Post", category="News"),
+                                    FeedSpec("https://wire.example.net/feed.json", "Wire")]
 
 
 def test_unreadable_lists_are_clear_errors(tmp_path: Path):
