@@ -182,7 +182,7 @@ def _store_article(pipe: Pipeline, cur, entry: store.PendingEntry, page: Future[
     archive_key = _archive(pipe, "pages", response, summary)
     article = article_from_response(
         response.status, response.reason, response.body, response.url, entry_link=entry.link,
-        feed_text=entry.content or entry.summary, fallback_published=entry.published_at,
+        feed_text=entry.content or entry.summary, entry_title=entry.title, fallback_published=entry.published_at,
         learned=learned_lines(cur, publisher_domain(response.url)),
     )
     article_id, added = store.upsert_article(cur, article, entry, response.fetched_at, archive_key)

@@ -256,3 +256,18 @@ def test_entries_whose_links_differ_only_in_their_query_load_as_separate_article
     with conn.cursor() as cur:
         cur.execute("SELECT title FROM articles ORDER BY title")
         assert [row[0] for row in cur.fetchall()] == ["Story 0", "Story 1", "Story 2"]
+
+
+def test_an_article_loaded_from_the_feed_text_after_a_404_takes_the_entrys_title(web, conn, database_url, tmp_path):
+    text = "".join(f"&lt;p&gt;{p}&lt;/p&gt;" for p in HARBOUR_STORY)
+    web.route("/rss.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour</title><item>'
+                          f"<guid>h1</guid><title>Record herring catch</title><link>{web.url('/gone.html')}</link>"
+                          f"<description>{text}</description></item></channel></rss>".encode())
+
+    summary = run_batch(settings_for(tmp_path, database_url), feed_list(tmp_path, web.url("/rss.xml")))
+
+    assert summary.articles_loaded == 1
+    with conn.cursor() as cur:
+        cur.execute("SELECT title, body FROM articles")
+        title, body = cur.fetchone()
+    assert title == "Record herring catch" and HARBOUR_STORY[0] in body
