@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     respect_robots: bool = Field(True, description="true or false (1/0, yes/no, on/off)")  # article pages only
     process_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
                                  description="a whole number of processes, 1 or more")
+    rules_file: Path | None = Field(None, description="a publisher rules file (default: the bundled "
+                                                      "pipeline/rules/publishers.yaml)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import multiprocessing
+import signal
 import threading
 from collections import deque
 from concurrent.futures import Future
@@ -173,7 +174,9 @@ class Crawler:
 
 
 def serve_requests(conn, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool) -> None:
-    """The crawler process: answer requests from `conn` until told to close."""
+    """The crawler process: answer requests from `conn` until told to close. Ctrl-C reaches it too, but the
+    caller decides when it stops (it closes the crawler, or its end closes the pipe)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     asyncio.run(RequestLoop(policy, budget, respect_robots).serve(conn))
 
 
