@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterator
 
-
 from pipeline import db, dedupe, store
 from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_response, open_archive,
                               read_response)
