@@ -39,11 +39,20 @@ def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool
               on_progress: stages.ProgressCallback | None = None) -> RunSummary:
     """Register the feeds in `feeds_file` (if given), poll the due feeds (all with `poll_all`), fetch the new
     entries' pages, and process them into articles and stories. `on_progress(stage, done, total)` hears how far
-    polling and fetching have come (total None while not known)."""
+    each stage has come (total None while not known)."""
     specs = load_feed_list(feeds_file) if feeds_file else []
     steps = [partial(stages.poll, include_not_due=poll_all, on_progress=on_progress),
-             partial(stages.fetch, on_progress=on_progress), stages.process]
+             partial(stages.fetch, on_progress=on_progress), partial(_process, on_progress=on_progress)]
     return run_steps(settings, steps, specs)
+
+
+def _process(settings: Settings, run_id: int, on_progress: stages.ProgressCallback | None) -> dict:
+    """The process stage, its progress told when its worker pool is done (workers report no finer)."""
+    counts = stages.process(settings, run_id)
+    if on_progress:
+        processed = counts.get("articles_processed", 0)
+        on_progress("process", processed, processed)
+    return counts
 
 
 def run_steps(settings: Settings, steps: Sequence[Step], feeds: Sequence[FeedSpec] = ()) -> RunSummary:
