@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import time
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
-
-import psycopg2
+from typing import Iterator
 
 from pipeline import db, dedupe, store
 from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_response, open_archive,
@@ -34,7 +33,7 @@ from pipeline.feeds import due_feeds
 from pipeline.fetch import FetchError, FetchPolicy
 from pipeline.learned import learned_lines, record_article_lines
 from pipeline.parse import FeedParseError
-from pipeline.polling import PollContext, as_completed_batches, poll_feeds
+from pipeline.polling import PollContext, ProgressCallback, as_completed_batches, poll_feeds
 from pipeline.politeness import BudgetSettings, registrable_domain
 from pipeline.schedule import ScheduleSettings
 from pipeline.timing import StageClock
@@ -45,8 +44,6 @@ FETCH_BATCH_SIZE = 50  # entries claimed, and their pages fetched at once, per r
 PROCESS_CHUNK_SIZE = 10  # entries a process worker claims at a time: small, so workers share the tail evenly
 FOLLOW_INTERVAL = 0.2  # seconds a process worker waits for more pages while its batch is still fetching
 FETCH_LOCK_SPACE = 0x66657463  # "fetc": advisory lock (space, run id) held while a batch is fetching
-
-ProgressCallback = Callable[[str, int, "int | None"], None]  # (stage, items done so far, total if known)
 
 
 @dataclass
@@ -82,7 +79,7 @@ def open_pipeline(settings: Settings, crawl: bool = False) -> Iterator[Pipeline]
                 BudgetSettings(settings.per_domain_limit, settings.per_domain_delay, settings.fetch_concurrency),
                 respect_robots=settings.respect_robots,
             )
-        yield Pipeline(conn=conn, archive=archive, settings=replace(settings, database_url=database_url),
+        yield Pipeline(conn=conn, archive=archive, settings=settings.model_copy(update={"database_url": database_url}),
                        crawler=crawler)
     finally:
         if crawler:
@@ -138,7 +135,8 @@ def plan_poll(settings: Settings, max_shards: int, include_not_due: bool = False
     return shard_by_domain([(feed.id, feed.url) for feed in feeds], max_shards)
 
 
-def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, include_not_due: bool = False) -> dict:
+def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, include_not_due: bool = False,
+         on_progress: ProgressCallback | None = None) -> dict:
     """Poll the given feeds that are still due (all due feeds when None) and record their new entries."""
     clock = StageClock()
     with open_pipeline(settings, crawl=True) as pipe:
@@ -152,7 +150,7 @@ def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, inc
                 conn=pipe.conn, archive=pipe.archive, crawler=pipe.crawler, run_id=run_id,
                 schedule=ScheduleSettings(timedelta(seconds=settings.poll_min_interval),
                                           timedelta(seconds=settings.poll_max_interval)),
-                per_domain_delay=settings.per_domain_delay,
+                per_domain_delay=settings.per_domain_delay, on_progress=on_progress,
             ), feeds)
         counts = Counter(feeds_polled=polled.polled, feeds_failed=polled.failed, new_entries=polled.new_entries,
                          bytes_archived=polled.bytes_archived)
@@ -274,7 +272,8 @@ def process(settings: Settings, run_id: int, workers: int | None = None) -> dict
     return _run_workers(ProcessJob(_resolved(settings), run_id), workers or settings.process_workers)
 
 
-def fetch_and_process(settings: Settings, run_id: int, workers: int | None = None) -> dict:
+def fetch_and_process(settings: Settings, run_id: int, workers: int | None = None,
+                      on_progress: ProgressCallback | None = None) -> dict:
     """Fetch and process at once: the process workers take each page as soon as it is archived, so the CPU
     work overlaps the network's waiting (with a per-domain delay, fetching is mostly waiting).
 
@@ -288,9 +287,11 @@ def fetch_and_process(settings: Settings, run_id: int, workers: int | None = Non
         with signal_conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock_shared(%s, %s)", (FETCH_LOCK_SPACE, _lock_id(run_id)))
         with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetching:
-            fetched = fetching.submit(fetch, settings, run_id)
+            fetched = fetching.submit(fetch, settings, run_id, on_progress)
             fetched.add_done_callback(lambda _: signal_conn.close())
             processed = process(settings, run_id, workers)
+            if on_progress:
+                on_progress("process", processed.get("articles_processed", 0), processed.get("articles_processed", 0))
             return {**fetched.result(), **processed}
     finally:
         signal_conn.close()
@@ -331,17 +332,28 @@ def reprocess(
 
 def _resolved(settings: Settings) -> Settings:
     """Settings whose database URL is set, so worker processes join the same (possibly embedded) server."""
-    return replace(settings, database_url=db.resolve_database_url(settings))
+    return settings.model_copy(update={"database_url": db.resolve_database_url(settings)})
 
 
 def _run_workers(job: ProcessJob, workers: int) -> dict:
     if workers <= 1:
         return dict(process_worker(job))
     totals: Counter = Counter()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for counts in pool.map(process_worker, [job] * workers):
-            totals.update(counts)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=ignore_interrupts) as pool:
+        try:
+            for counts in pool.map(process_worker, [job] * workers):
+                totals.update(counts)
+        except BaseException:  # interrupted (or a worker failed): stop the others now; their claims lapse with them
+            for worker in multiprocessing.active_children():
+                worker.terminate()
+            raise
     return dict(totals)
+
+
+def ignore_interrupts() -> None:
+    """In a worker process: Ctrl-C reaches the whole process group, but only the parent decides what stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def process_worker(job: ProcessJob) -> Counter:
@@ -390,7 +402,7 @@ class _ProcessWorker:
         try:
             with db.transaction(self.conn) as cur:
                 return self._store(cur, entry, response)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except db.DATABASE_FAULTS:
             raise  # the database is gone: that is the run's failure, not this entry's
         except Exception as error:  # one bad page must not stop the batch: record it on the entry
             log.warning("entry %s (%s) failed: %s", entry.id, entry.link, describe_error(error),
@@ -406,7 +418,7 @@ class _ProcessWorker:
         publisher = publisher_domain(response.url)
         article = article_from_response(
             response.status, response.reason, response.body, response.url, entry_link=entry.link,
-            feed_text=entry.feed_text, fallback_published=entry.published_at, rules=self.rules,
+            feed_text=entry.feed_text, entry_title=entry.title, fallback_published=entry.published_at, rules=self.rules,
             learned=learned_lines(cur, publisher), clock=self.clock,
         )
         before = self._stored_copy(cur, article.canonical_url) if self.job.replay else None
