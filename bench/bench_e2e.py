@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 FEEDPIPE = Path(sys.executable).parent / "feedpipe"
 SAMPLE_SECONDS = 0.5
-STAGES = ("fetch", "parse", "archive", "extract", "clean", "normalize", "dedupe", "load")
+STAGES = ("poll", "fetch", "parse", "archive", "extract", "clean", "normalize", "dedupe", "load")  # print order
 TARGET_RATIO_TO_TRAFILATURA = 1.5
 TARGET_FLAT_RATE = 0.9
 TARGET_PEAK_MB = 1024
@@ -242,7 +242,9 @@ def start_moto() -> tuple[subprocess.Popen, str]:
 def per_article_stages(run: RunFigures) -> str:
     if not run.stage_seconds or not run.loaded:
         return "n/a"
-    return ", ".join(f"{stage} {1000 * float(run.stage_seconds.get(stage, 0)) / run.loaded:.1f}" for stage in STAGES)
+    stages = [stage for stage in STAGES if stage in run.stage_seconds]
+    stages += sorted(set(run.stage_seconds) - set(STAGES))
+    return ", ".join(f"{stage} {1000 * float(run.stage_seconds[stage]) / run.loaded:.1f}" for stage in stages)
 
 
 def print_runs(baseline: Baseline, runs: list[RunFigures]) -> None:
