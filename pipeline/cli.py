@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import datetime, timezone
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
@@ -19,7 +21,9 @@ from pipeline.config import Settings
 from pipeline.extract import UnreadableDocument
 from pipeline.normalize import Article
 from pipeline.article import article_from_document
-from pipeline.run import RunSummary, open_pipeline, run_batch
+from pipeline import stages
+from pipeline.run import RunSummary, run_batch, run_steps
+from pipeline.stages import open_pipeline
 from pipeline.sample_site import serve_sample
 
 app = typer.Typer(help="Ingest syndicated news into Postgres.", no_args_is_help=True, add_completion=False)
@@ -95,6 +99,79 @@ def run(
     print_summary(summary)
 
 
+Workers = Annotated[
+    Optional[int], typer.Option("--workers", min=1, help="Processes that process articles [env FEEDPIPE_PROCESS_WORKERS; default: one per core]")
+]
+
+
+def _run_stages(steps, **overrides) -> RunSummary:
+    try:
+        return run_steps(settings_from(**overrides), steps)
+    except ArchiveUrlError as error:
+        fail(error)
+
+
+@app.command("poll")
+def poll_command(
+    poll_all: Annotated[bool, typer.Option("--all", help="Poll every enabled feed, due or not.")] = False,
+    database_url: DatabaseUrl = None, archive_url: ArchiveUrl = None, s3_endpoint_url: S3Endpoint = None,
+    home: Home = None, allow_private_addresses: AllowPrivate = None,
+) -> None:
+    """Stage 1 alone: poll the feeds that are due and record their new entries."""
+    print_summary(_run_stages([partial(stages.poll, include_not_due=poll_all)], database_url=database_url,
+                              archive_url=archive_url, s3_endpoint_url=s3_endpoint_url, home=home,
+                              allow_private_addresses=allow_private_addresses))
+
+
+@app.command("fetch")
+def fetch_command(
+    database_url: DatabaseUrl = None, archive_url: ArchiveUrl = None, s3_endpoint_url: S3Endpoint = None,
+    home: Home = None, allow_private_addresses: AllowPrivate = None,
+) -> None:
+    """Stage 2 alone: fetch the pending entries' pages and archive them (entries become 'fetched')."""
+    print_summary(_run_stages([stages.fetch], database_url=database_url, archive_url=archive_url,
+                              s3_endpoint_url=s3_endpoint_url, home=home,
+                              allow_private_addresses=allow_private_addresses))
+
+
+@app.command("process")
+def process_command(
+    workers: Workers = None, database_url: DatabaseUrl = None, archive_url: ArchiveUrl = None,
+    s3_endpoint_url: S3Endpoint = None, home: Home = None,
+) -> None:
+    """Stage 3 alone: process the fetched entries from the archive into articles and stories."""
+    print_summary(_run_stages([partial(stages.process, workers=workers)], database_url=database_url,
+                              archive_url=archive_url, s3_endpoint_url=s3_endpoint_url, home=home))
+
+
+@app.command("reprocess")
+def reprocess_command(
+    since: Annotated[Optional[datetime], typer.Option("--since", help="Pages fetched at or after this time (UTC).")] = None,
+    until: Annotated[Optional[datetime], typer.Option("--until", help="Pages fetched before this time (UTC).")] = None,
+    feed: Annotated[Optional[str], typer.Option("--feed", help="Only this feed's entries (its URL).")] = None,
+    publisher: Annotated[Optional[str], typer.Option("--publisher", help="Only this publisher's (domain or feed publisher).")] = None,
+    workers: Workers = None, database_url: DatabaseUrl = None, archive_url: ArchiveUrl = None,
+    s3_endpoint_url: S3Endpoint = None, home: Home = None,
+) -> None:
+    """Replay processing from the archive with today's rules, without touching the network; updates rows in place."""
+    summary = _run_stages(
+        [partial(stages.reprocess, since=_utc(since), until=_utc(until), feed=feed, publisher=publisher,
+                 workers=workers)],
+        database_url=database_url, archive_url=archive_url, s3_endpoint_url=s3_endpoint_url, home=home,
+    )
+    details = summary.details
+    console.print(
+        f"replay {summary.run_id}: {summary.articles_processed} articles replayed, {details.get('articles_changed', 0)}"
+        f" changed, {summary.articles_failed} failed; stories: {details.get('stories_gained_copy', 0)} gained a copy,"
+        f" {details.get('stories_lost_copy', 0)} lost one, {details.get('stories_merged', 0)} merged",
+        soft_wrap=True,
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
+
+
 @db_app.command("migrate")
 def db_migrate(database_url: DatabaseUrl = None, home: Home = None) -> None:
     """Apply the schema migrations this database lacks."""
@@ -114,7 +191,7 @@ def feeds_add(
 ) -> None:
     """Register a feed; given a web page, find its feed through <link rel="alternate"> autodiscovery."""
     settings = settings_from(database_url=database_url, home=home, allow_private_addresses=allow_private_addresses)
-    with open_pipeline(settings) as pipe:
+    with open_pipeline(settings, crawl=True) as pipe:
         try:
             found = registry.discover_feed(pipe.crawler, url)
         except registry.FeedDiscoveryError as error:
@@ -235,16 +312,16 @@ def demo(
         console.print(f"serving {len(site.feeds)} sample feeds at {site.base_url}", soft_wrap=True)
         first = run_batch(settings, feeds_file)
         print_summary(first)
-        print_articles(settings, first.article_ids)
+        print_articles(settings, first.run_id)
         console.print("the same batch again, every feed polled:")
         print_summary(run_batch(settings, feeds_file, poll_all=True))
     console.print(f"data: {settings.database_url or settings.home / 'pg'}; raw archive: {settings.effective_archive_url}",
                   soft_wrap=True)
 
 
-def print_articles(settings: Settings, article_ids: list[int]) -> None:
+def print_articles(settings: Settings, run_id: int) -> None:
     with open_pipeline(settings) as pipe, pipe.conn.cursor() as cur:
-        rows = store.article_overview(cur, article_ids)
+        rows = store.article_overview(cur, run_id)
     table = Table(title="Articles loaded", show_lines=False)
     for column in ("story", "publisher", "headline", "words", "dateline", "wire"):
         table.add_column(column, overflow="fold")
