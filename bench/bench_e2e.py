@@ -22,11 +22,11 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -155,13 +155,16 @@ def run_feedpipe(label: str, site: loopback_news.Site, port: int, workdir: Path,
     started = time.perf_counter()
     with open(home / "feedpipe.log", "wb") as log:
         main = psutil.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        while main.poll() is None:
-            try:
-                feedpipe.add([main, *main.children(recursive=True)])
-            except psutil.NoSuchProcess:
-                pass
-            postgres.add(postmaster_processes(pgdata))
-            time.sleep(SAMPLE_SECONDS)
+        try:
+            while main.poll() is None:
+                try:
+                    feedpipe.add([main, *main.children(recursive=True)])
+                except psutil.NoSuchProcess:
+                    pass
+                postgres.add(postmaster_processes(pgdata))
+                time.sleep(SAMPLE_SECONDS)
+        finally:
+            stop_tree(main)
     seconds = time.perf_counter() - started
     if main.returncode != 0:
         raise SystemExit(f"feedpipe run ({label}) exited {main.returncode}; see {home / 'feedpipe.log'}:\n"
@@ -177,6 +180,16 @@ def run_feedpipe(label: str, site: loopback_news.Site, port: int, workdir: Path,
         postgres_peak_rss_mb=postgres.peak_rss_mb, postgres_peak_pss_mb=postgres.peak_pss_mb,
         postgres_cpu_seconds=postgres_cpu, stage_seconds=stage_seconds, load_average=os.getloadavg(),
     )
+
+
+def stop_tree(main: psutil.Popen) -> None:
+    """Stop feedpipe and its children if the benchmark is interrupted while it runs (a no-op once it exited)."""
+    if main.poll() is not None:
+        return
+    processes = [main, *main.children(recursive=True)]
+    for process in processes:
+        process.terminate()
+    psutil.wait_procs(processes, timeout=10)
 
 
 def fresh_database(folder: Path) -> tuple[str, Path]:
@@ -333,11 +346,14 @@ def main() -> int:
     parser.add_argument("--no-s3", action="store_true", help="skip the run with the S3 (moto) archive")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for latest.json and the plot")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated (SIGTERM)"))  # report what was measured
 
     began = time.perf_counter()
     load_at_start = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="feedpipe-bench-e2e-"))
     servers = []
+    runs: list[RunFigures] = []
+    failure = None
     try:
         started = time.perf_counter()
         site = loopback_news.build_site(workdir / "site", args.articles, args.feeds, args.hosts)
@@ -346,7 +362,7 @@ def main() -> int:
         servers.append(server)
         baseline = trafilatura_baseline(site, args.articles)
         print(f"baseline: {baseline.rate:.1f} pages/s")
-        runs = [run_feedpipe("folder", site, port, workdir)]
+        runs.append(run_feedpipe("folder", site, port, workdir))
         print(f"folder: {runs[-1].rate:.1f} articles/s")
         if not args.no_s3:
             moto, endpoint = start_moto()
@@ -368,12 +384,17 @@ def main() -> int:
             large_server, large_port = loopback_news.start_server(large_site.folder, args.hosts)
             servers.append(large_server)
             runs.append(run_feedpipe("large", large_site, large_port, workdir))
+    except (Exception, SystemExit) as error:  # report what was measured before it
+        failure = str(error)
+        print(f"benchmark stopped: {failure}", file=sys.stderr)
     finally:
         for server in servers:
             server.terminate()
         shutil.rmtree(workdir, ignore_errors=True)
     total_seconds = time.perf_counter() - began
 
+    if not runs:
+        return 1
     print_runs(baseline, runs)
     checks = targets(baseline, runs)
     for check in checks:
@@ -393,8 +414,9 @@ def main() -> int:
         "trafilatura_baseline": asdict(baseline) | {"rate": baseline.rate},
         "runs": [asdict(run) | {"rate": run.rate} for run in runs],
         "targets": checks,
+        "stopped_by": failure,
     }, indent=2) + "\n")
-    return 0 if all(check["pass"] for check in checks) else 1
+    return 0 if failure is None and all(check["pass"] for check in checks) else 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import gzip
 import multiprocessing
 import random
 import re
+import signal
 from dataclasses import dataclass
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
@@ -211,6 +212,8 @@ class _Server:
 
 
 def _serve(folder: Path, hosts: int, port_queue: multiprocessing.Queue) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler the benchmark installed before forking
+
     async def main() -> None:
         port_holder = [0]
         server = _Server(folder, port_holder)
