@@ -350,6 +350,7 @@ def main() -> int:
 
     began = time.perf_counter()
     load_at_start = os.getloadavg()
+    commit = git_commit()  # the code measured, whatever the checkout holds by the end
     workdir = Path(tempfile.mkdtemp(prefix="feedpipe-bench-e2e-"))
     servers = []
     runs: list[RunFigures] = []
@@ -405,7 +406,7 @@ def main() -> int:
     plot(baseline, runs, args.results / "throughput.png")
     (args.results / "latest.json").write_text(json.dumps({
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": git_commit(),
+        "commit": commit,
         "machine": {"cores": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                     "python": platform.python_version(), "load_average_at_start": load_at_start,
                     "load_average_at_end": os.getloadavg()},
