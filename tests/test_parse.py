@@ -7,7 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.parse import FeedParseError, canonical_link, parse_feed, with_link_identity
+from bench import bench_poll, loopback_news
+from pipeline.parse import (FeedParseError, canonical_link, parse_feed, parse_with_fastfeedparser,
+                            parse_with_feedparser, refuse_entity_attacks, with_link_identity)
+from pipeline.sample_site import DEFAULT_SEED_PATH, build_sample
 
 BASE = "https://news.example.org/feeds/main.xml"
 
@@ -175,3 +178,82 @@ def test_entries_without_guids_that_differ_only_in_their_query_are_distinct():
                     for n in range(3))
     body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>N</title>{items}</channel></rss>'.encode()
     assert len({entry.guid for entry in parse_feed(body, "http://news.example.org/rss.xml").entries}) == 3
+
+
+def fixture_feeds() -> dict[str, bytes]:
+    """Every XML feed the repository writes: this file's, the demo sample's, and the benchmarks'."""
+    feeds = {name: body for name, body in globals().items()
+             if name.isupper() and isinstance(body, bytes) and name not in ("BILLION_LAUGHS", "EXTERNAL_ENTITY")}
+    seed = DEFAULT_SEED_PATH.read_text(encoding="utf-8") if DEFAULT_SEED_PATH.is_file() else None
+    sample = build_sample("http://127.0.0.1:8000", seed)
+    feeds |= {path: doc.body for path, doc in sample.documents.items() if "xml" in doc.content_type}
+    feeds["bench_poll"] = bench_poll.feed_document("/feed/7", 1)
+    items = [(n, title) for n, title in enumerate(["Port reopens", "Caf\u00e9 & bar close", "Rain \u2014 again"])]
+    for feed in (0, 1):  # RSS 2.0, then Atom 1.0
+        document = loopback_news.feed_document(feed, items).replace("{base}", "http://127.0.0.2:8000")
+        feeds[f"bench_e2e_{feed}"] = document.encode("utf-8")
+    return feeds
+
+
+def fast_path_taken(body: bytes) -> bool:
+    root = refuse_entity_attacks(body)
+    return root is not None and parse_with_fastfeedparser(body, BASE, root) is not None
+
+
+def same_feed(body: bytes) -> tuple:
+    """What parse_feed gives next to what feedparser alone gives: entries, title and declared interval."""
+    ours, feedparser_only = parse_feed(body, BASE), parse_with_feedparser(body, BASE)
+    return ((ours.entries, ours.title, ours.min_interval),
+            (feedparser_only.entries, feedparser_only.title, feedparser_only.min_interval))
+
+
+@pytest.mark.parametrize("name", sorted(fixture_feeds()))
+def test_every_fixture_feed_parses_to_the_entries_feedparser_gives(name):
+    ours, feedparser_only = same_feed(fixture_feeds()[name])
+    assert ours == feedparser_only
+
+
+def test_plain_rss_and_atom_fixtures_take_the_fastfeedparser_path():
+    feeds = fixture_feeds()
+    fast = {name for name, body in feeds.items() if fast_path_taken(body)}
+    assert {"bench_poll", "bench_e2e_0", "bench_e2e_1"} <= fast
+
+
+RSS_ITEM = (b'<item><title>Port reopens</title><link>https://news.example.org/port</link>%s'
+            b"<pubDate>Wed, 01 May 2024 10:00:00 GMT</pubDate>%s</item>")
+
+
+def rss(guid: bytes = b'<guid isPermaLink="false">story-1</guid>', extra: bytes = b"",
+        declaration: bytes = b'<?xml version="1.0" encoding="utf-8"?>') -> bytes:
+    return declaration + b'<rss version="2.0"><channel><title>Main</title>' + RSS_ITEM % (guid, extra) + (
+        b"</channel></rss>")
+
+
+def test_a_permalink_guid_resolves_against_the_feed_url_on_the_fast_path_as_in_feedparser():
+    body = rss(guid=b"<guid>/stories/17</guid>")
+    assert fast_path_taken(body)
+    assert parse_feed(body, BASE).entries[0].guid == "https://news.example.org/stories/17"
+    ours, feedparser_only = same_feed(body)
+    assert ours == feedparser_only
+
+
+@pytest.mark.parametrize("body", [
+    rss(extra=b"<description>&lt;p&gt;Markup &lt;script&gt;x()&lt;/script&gt;&lt;/p&gt;</description>"),
+    rss(extra=b"<content:encoded xmlns:content='http://purl.org/rss/1.0/modules/content/'>It opened.</content:encoded>"),
+    rss(guid=b""),
+    rss(declaration=b'<?xml version="1.0" encoding="iso-8859-1"?>', extra=b"<description>Caf\xe9</description>"),
+    ATOM_10,  # xml:base
+    RSS_10,
+    RSS_20,  # entries without a guid, a link or a date
+], ids=["markup", "content", "no-guid", "latin-1", "xml-base", "rss-1.0", "rss-2.0-incomplete"])
+def test_documents_fastfeedparser_could_read_differently_fall_back_to_feedparser(body):
+    assert not fast_path_taken(body)
+    assert parse_feed(body, BASE) == parse_with_feedparser(body, BASE)
+
+
+def test_entity_attacks_are_refused_before_either_parser_on_a_fast_path_feed():
+    attack = rss().replace(b'<?xml version="1.0" encoding="utf-8"?>', b'<?xml version="1.0" encoding="utf-8"?>'
+                           b'<!DOCTYPE rss [<!ENTITY secret SYSTEM "file:///etc/passwd">]>').replace(
+        b"<title>Main</title>", b"<title>&secret;</title>")
+    with pytest.raises(FeedParseError, match="unsafe XML"):
+        parse_feed(attack, BASE)

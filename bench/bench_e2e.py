@@ -1,0 +1,424 @@
+"""End-to-end benchmark: `feedpipe run` over a loopback news site against raw trafilatura, in the same run.
+
+The site (bench/loopback_news.py) is built at run time from real pages: --articles articles (a fifth of them
+syndicated copies) in --feeds feeds on --hosts loopback hosts. First raw `trafilatura.extract` reads every page
+in this process (the baseline); then `feedpipe run` runs as a subprocess (per-domain delay 0, private addresses
+allowed) into a fresh embedded Postgres, once with a local archive folder and once with an S3 archive on a moto
+server. Then the same with --large articles, and a batch of --articles on top of --preload articles already
+stored (loaded with bulk SQL: articles, stories, dedupe keys, learned-boilerplate counters, entries).
+
+While feedpipe runs, its process tree (main, crawler, process workers) and Postgres' processes are sampled with
+psutil for memory (RSS and PSS) and CPU time. Time per stage comes from `ingest_runs.stage_seconds` where the
+schema has it. Prints a table and pass/miss per target, writes bench/results/latest.json and
+bench/results/throughput.png. Exits 1 when a measured target is missed.
+
+    python bench/bench_e2e.py [--articles 2000] [--large 20000] [--preload 200000] [--feeds 50] [--hosts 10]
+    python bench/bench_e2e.py --articles 200 --large 0 --preload 0 --no-s3     # a quick check, under a minute
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import loopback_news  # noqa: E402  (bench/ is this script's folder)
+import preload_sql  # noqa: E402
+from pipeline import db  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+FEEDPIPE = Path(sys.executable).parent / "feedpipe"
+SAMPLE_SECONDS = 0.5
+STAGES = ("poll", "fetch", "parse", "archive", "extract", "clean", "normalize", "dedupe", "load")  # print order
+TARGET_RATIO_TO_TRAFILATURA = 1.5
+TARGET_FLAT_RATE = 0.9
+TARGET_PEAK_MB = 1024
+TARGET_PEAK_GROWTH = 1.2
+S3_BUCKET = "feedpipe-bench"
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@dataclass
+class Baseline:
+    pages: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.pages / self.seconds
+
+
+@dataclass
+class ProcessSample:
+    """Peak memory and the last CPU times seen, over the processes of one group (feedpipe or Postgres)."""
+
+    peak_rss_mb: float = 0.0
+    peak_pss_mb: float = 0.0
+    most_processes: int = 0
+    cpu_seconds: dict[int, float] = field(default_factory=dict)
+
+    def add(self, processes: list[psutil.Process]) -> None:
+        rss = pss = 0
+        for process in processes:
+            try:
+                with process.oneshot():
+                    memory = process.memory_full_info()
+                    times = process.cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            rss += memory.rss
+            pss += getattr(memory, "pss", memory.rss)
+            self.cpu_seconds[process.pid] = times.user + times.system
+        self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
+        self.peak_pss_mb = max(self.peak_pss_mb, pss / 2**20)
+        self.most_processes = max(self.most_processes, len(processes))
+
+
+@dataclass
+class RunFigures:
+    label: str
+    archive: str
+    batch: int  # articles the run had to load
+    preloaded: int
+    loaded: int
+    failed: int
+    seconds: float
+    feedpipe_peak_rss_mb: float
+    feedpipe_peak_pss_mb: float
+    feedpipe_processes: int
+    feedpipe_cpu_seconds: float
+    postgres_peak_rss_mb: float
+    postgres_peak_pss_mb: float
+    postgres_cpu_seconds: float
+    stage_seconds: dict[str, float] | None
+    load_average: tuple[float, float, float]
+
+    @property
+    def rate(self) -> float:
+        return self.loaded / self.seconds if self.seconds else 0.0
+
+
+def trafilatura_baseline(site: loopback_news.Site, limit: int) -> Baseline:
+    """Raw trafilatura.extract over the site's pages in this process; only the extract calls are timed."""
+    import trafilatura
+
+    seconds = 0.0
+    files = site.page_files()[:limit]
+    for path in files:
+        html = path.read_text(encoding="utf-8")
+        started = time.perf_counter()
+        trafilatura.extract(html)
+        seconds += time.perf_counter() - started
+    return Baseline(len(files), seconds)
+
+
+def postmaster_processes(pgdata: Path) -> list[psutil.Process]:
+    try:
+        postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+        return [postmaster, *postmaster.children()]
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return []
+
+
+def run_feedpipe(label: str, site: loopback_news.Site, port: int, workdir: Path, preloaded: int = 0,
+                 database: tuple[str, Path] | None = None, s3_endpoint: str | None = None) -> RunFigures:
+    """One `feedpipe run --all` over the site into a fresh (or the given) embedded Postgres, sampled meanwhile."""
+    home = workdir / label
+    home.mkdir(parents=True)
+    database_url, pgdata = database or fresh_database(home)
+    feeds_file = home / "feeds.yaml"
+    feeds_file.write_text("feeds:\n" + "".join(f"  - url: {url}\n" for url in site.feed_urls(port)))
+    archive = f"s3://{S3_BUCKET}/{label}" if s3_endpoint else (home / "archive").as_uri()
+    command = [str(FEEDPIPE), "run", "--feeds", str(feeds_file), "--all", "--allow-private-addresses",
+               "--database-url", database_url, "--archive-url", archive, "--home", str(home)]
+    if s3_endpoint:
+        command += ["--s3-endpoint-url", s3_endpoint]
+    env = {**os.environ, "FEEDPIPE_PER_DOMAIN_DELAY": "0", **(S3_CREDENTIALS if s3_endpoint else {})}
+    postgres_before = ProcessSample()
+    postgres_before.add(postmaster_processes(pgdata))
+    feedpipe, postgres = ProcessSample(), ProcessSample()
+    started = time.perf_counter()
+    with open(home / "feedpipe.log", "wb") as log:
+        main = psutil.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while main.poll() is None:
+                try:
+                    feedpipe.add([main, *main.children(recursive=True)])
+                except psutil.NoSuchProcess:
+                    pass
+                postgres.add(postmaster_processes(pgdata))
+                time.sleep(SAMPLE_SECONDS)
+        finally:
+            stop_tree(main)
+    seconds = time.perf_counter() - started
+    if main.returncode != 0:
+        raise SystemExit(f"feedpipe run ({label}) exited {main.returncode}; see {home / 'feedpipe.log'}:\n"
+                         + (home / "feedpipe.log").read_text()[-3000:])
+    loaded, failed, stage_seconds = run_counters(database_url)
+    postgres_cpu = sum(seconds_used - postgres_before.cpu_seconds.get(pid, 0.0)
+                       for pid, seconds_used in postgres.cpu_seconds.items())
+    return RunFigures(
+        label=label, archive="s3" if s3_endpoint else "folder", batch=site.articles, preloaded=preloaded,
+        loaded=loaded, failed=failed, seconds=seconds,
+        feedpipe_peak_rss_mb=feedpipe.peak_rss_mb, feedpipe_peak_pss_mb=feedpipe.peak_pss_mb,
+        feedpipe_processes=feedpipe.most_processes, feedpipe_cpu_seconds=sum(feedpipe.cpu_seconds.values()),
+        postgres_peak_rss_mb=postgres.peak_rss_mb, postgres_peak_pss_mb=postgres.peak_pss_mb,
+        postgres_cpu_seconds=postgres_cpu, stage_seconds=stage_seconds, load_average=os.getloadavg(),
+    )
+
+
+def stop_tree(main: psutil.Popen) -> None:
+    """Stop feedpipe and its children if the benchmark is interrupted while it runs (a no-op once it exited)."""
+    if main.poll() is not None:
+        return
+    processes = [main, *main.children(recursive=True)]
+    for process in processes:
+        process.terminate()
+    psutil.wait_procs(processes, timeout=10)
+
+
+def fresh_database(folder: Path) -> tuple[str, Path]:
+    url = db.embedded_database_url(folder)
+    db.migrate(url)
+    return url, folder / "pg"
+
+
+def run_counters(database_url: str) -> tuple[int, int, dict[str, float] | None]:
+    """Articles loaded and failed by the last run, and its seconds per stage (None before the schema has them)."""
+    conn = db.connect(database_url)
+    try:
+        with db.transaction(conn) as cur:
+            cur.execute("""SELECT count(*) FROM information_schema.columns
+                           WHERE table_name = 'ingest_runs' AND column_name = 'stage_seconds'""")
+            has_stages = cur.fetchone()[0] == 1
+            stage_column = "stage_seconds" if has_stages else "NULL"
+            cur.execute(f"SELECT articles_loaded, articles_failed, {stage_column} FROM ingest_runs "
+                        "ORDER BY id DESC LIMIT 1")
+            loaded, failed, stages = cur.fetchone()
+    finally:
+        conn.close()
+    return loaded, failed, stages
+
+
+def preload(database_url: str, site: loopback_news.Site, port: int, count: int) -> float:
+    """Store `count` articles with bulk SQL, as the per-article path would have left them; returns seconds.
+
+    Every table the per-article path reads gets realistic rows: the site's feeds with loaded entries, articles
+    of the site's publishers (one story and one assignment each), 28 dedupe keys per article, and the learned-
+    boilerplate counters (each article seen with three of 40 recurring lines of its publisher and two lines of
+    its own, within the learning window)."""
+    started = time.perf_counter()
+    preload_sql.load(database_url, site.feed_urls(port), [site.host(n) for n in range(site.hosts)], count)
+    return time.perf_counter() - started
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, **{
+        "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": S3_CREDENTIALS["AWS_DEFAULT_REGION"]})
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.create_bucket(Bucket=S3_BUCKET)
+            return server, endpoint
+        except Exception:  # not listening yet
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.3)
+
+
+def per_article_stages(run: RunFigures) -> str:
+    if not run.stage_seconds or not run.loaded:
+        return "n/a"
+    stages = [stage for stage in STAGES if stage in run.stage_seconds]
+    stages += sorted(set(run.stage_seconds) - set(STAGES))
+    return ", ".join(f"{stage} {1000 * float(run.stage_seconds[stage]) / run.loaded:.1f}" for stage in stages)
+
+
+def print_runs(baseline: Baseline, runs: list[RunFigures]) -> None:
+    print(f"raw trafilatura.extract, one process: {baseline.pages} pages in {baseline.seconds:.1f} s = "
+          f"{baseline.rate:.1f} pages/s")
+    print(f"{'run':<22} {'archive':<7} {'preloaded':>9} {'loaded':>7} {'failed':>6} {'seconds':>8} {'art/s':>6} "
+          f"{'x traf':>6} {'cores':>5} {'feedpipe MB rss/pss':>19} {'procs':>5} {'postgres MB rss/pss':>19} "
+          f"{'ms CPU/art fp/pg':>16} {'load':>5}")
+    for run in runs:
+        cores = (run.feedpipe_cpu_seconds + run.postgres_cpu_seconds) / run.seconds
+        per_article = f"{1000 * run.feedpipe_cpu_seconds / max(run.loaded, 1):.0f}/" \
+                      f"{1000 * run.postgres_cpu_seconds / max(run.loaded, 1):.0f}"
+        print(f"{run.label:<22} {run.archive:<7} {run.preloaded:>9,} {run.loaded:>7,} {run.failed:>6} "
+              f"{run.seconds:>8.1f} {run.rate:>6.1f} {run.rate / baseline.rate:>6.2f} {cores:>5.2f} "
+              f"{run.feedpipe_peak_rss_mb:>9.0f}/{run.feedpipe_peak_pss_mb:<9.0f} {run.feedpipe_processes:>5} "
+              f"{run.postgres_peak_rss_mb:>9.0f}/{run.postgres_peak_pss_mb:<9.0f} {per_article:>16} "
+              f"{run.load_average[0]:>5.1f}")
+    print("time per stage per article (ms):")
+    for run in runs:
+        print(f"  {run.label}: {per_article_stages(run)}")
+
+
+def targets(baseline: Baseline, runs: list[RunFigures]) -> list[dict]:
+    """Each target with its figure and pass/miss; a run that was not made is not judged."""
+    by_label = {run.label: run for run in runs}
+    base = by_label.get("folder")
+    checks = []
+    if base:
+        checks.append(("feedpipe articles/s >= 1.5x trafilatura", base.rate / baseline.rate,
+                       base.rate / baseline.rate >= TARGET_RATIO_TO_TRAFILATURA))
+    for label in ("large", "preloaded"):
+        if base and label in by_label:
+            ratio = by_label[label].rate / base.rate
+            checks.append((f"{label} run rate >= 0.9x the {base.batch:,}-article run's", ratio,
+                           ratio >= TARGET_FLAT_RATE))
+    for run in runs:
+        checks.append((f"{run.label}: feedpipe peak memory (RSS, all its processes) < 1 GB",
+                       run.feedpipe_peak_rss_mb, run.feedpipe_peak_rss_mb < TARGET_PEAK_MB))
+    if base and "large" in by_label:
+        growth = by_label["large"].feedpipe_peak_rss_mb / base.feedpipe_peak_rss_mb
+        checks.append(("large run peak <= 1.2x the base run's peak", growth, growth <= TARGET_PEAK_GROWTH))
+    return [{"target": name, "figure": round(figure, 3), "pass": ok} for name, figure, ok in checks]
+
+
+def plot(baseline: Baseline, runs: list[RunFigures], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for archive, marker in (("folder", "o"), ("s3", "s")):
+        fresh = sorted((run.batch, run.rate) for run in runs if run.archive == archive and not run.preloaded)
+        if fresh:
+            axes.plot(*zip(*fresh), marker=marker, label=f"feedpipe, {archive} archive, fresh database")
+    for run in runs:
+        if run.preloaded:
+            axes.plot([run.batch], [run.rate], marker="^", linestyle="none",
+                      label=f"feedpipe, batch on {run.preloaded:,} stored articles")
+    axes.axhline(baseline.rate, color="grey", linestyle="--", label="raw trafilatura.extract, one process")
+    axes.axhline(baseline.rate * TARGET_RATIO_TO_TRAFILATURA, color="green", linestyle=":", label="target: 1.5x")
+    axes.set_xscale("log")
+    axes.set_xlabel("articles in the batch")
+    axes.set_ylabel("articles per second")
+    axes.set_ylim(bottom=0)
+    axes.set_title(f"feedpipe run throughput ({psutil.cpu_count()} cores)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def git_commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=2000, help="articles in the base run (and the baseline)")
+    parser.add_argument("--large", type=int, default=20000, help="articles in the large run (0: skip)")
+    parser.add_argument("--preload", type=int, default=200000,
+                        help="articles stored before a batch of --articles (0: skip)")
+    parser.add_argument("--feeds", type=int, default=50)
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--no-s3", action="store_true", help="skip the run with the S3 (moto) archive")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for latest.json and the plot")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated (SIGTERM)"))  # report what was measured
+
+    began = time.perf_counter()
+    load_at_start = os.getloadavg()
+    commit = git_commit()  # the code measured, whatever the checkout holds by the end
+    workdir = Path(tempfile.mkdtemp(prefix="feedpipe-bench-e2e-"))
+    servers = []
+    runs: list[RunFigures] = []
+    failure = None
+    try:
+        started = time.perf_counter()
+        site = loopback_news.build_site(workdir / "site", args.articles, args.feeds, args.hosts)
+        print(f"built {args.articles:,} pages and {args.feeds} feeds in {time.perf_counter() - started:.0f} s")
+        server, port = loopback_news.start_server(site.folder, args.hosts)
+        servers.append(server)
+        baseline = trafilatura_baseline(site, args.articles)
+        print(f"baseline: {baseline.rate:.1f} pages/s")
+        runs.append(run_feedpipe("folder", site, port, workdir))
+        print(f"folder: {runs[-1].rate:.1f} articles/s")
+        if not args.no_s3:
+            moto, endpoint = start_moto()
+            try:
+                runs.append(run_feedpipe("s3", site, port, workdir, s3_endpoint=endpoint))
+            finally:
+                moto.terminate()
+            print(f"s3: {runs[-1].rate:.1f} articles/s")
+        if args.preload:
+            database = fresh_database(workdir / "preloaded-db")
+            seconds = preload(database[0], site, port, args.preload)
+            print(f"preloaded {args.preload:,} articles in {seconds:.0f} s")
+            runs.append(run_feedpipe("preloaded", site, port, workdir, args.preload, database=database))
+            print(f"preloaded: {runs[-1].rate:.1f} articles/s")
+        if args.large:
+            started = time.perf_counter()
+            large_site = loopback_news.build_site(workdir / "large-site", args.large, args.feeds, args.hosts)
+            print(f"built {args.large:,} pages in {time.perf_counter() - started:.0f} s")
+            large_server, large_port = loopback_news.start_server(large_site.folder, args.hosts)
+            servers.append(large_server)
+            runs.append(run_feedpipe("large", large_site, large_port, workdir))
+    except (Exception, SystemExit) as error:  # report what was measured before it
+        failure = str(error)
+        print(f"benchmark stopped: {failure}", file=sys.stderr)
+    finally:
+        for server in servers:
+            server.terminate()
+        shutil.rmtree(workdir, ignore_errors=True)
+    total_seconds = time.perf_counter() - began
+
+    if not runs:
+        return 1
+    print_runs(baseline, runs)
+    checks = targets(baseline, runs)
+    for check in checks:
+        print(f"{'PASS' if check['pass'] else 'MISS'}  {check['target']}: {check['figure']}")
+    print(f"whole benchmark: {total_seconds:.0f} s; load average at start {load_at_start[0]:.1f}, "
+          f"at end {os.getloadavg()[0]:.1f}")
+    args.results.mkdir(parents=True, exist_ok=True)
+    plot(baseline, runs, args.results / "throughput.png")
+    (args.results / "latest.json").write_text(json.dumps({
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit,
+        "machine": {"cores": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                    "python": platform.python_version(), "load_average_at_start": load_at_start,
+                    "load_average_at_end": os.getloadavg()},
+        "settings": vars(args) | {"results": str(args.results)},
+        "total_seconds": round(total_seconds, 1),
+        "trafilatura_baseline": asdict(baseline) | {"rate": baseline.rate},
+        "runs": [asdict(run) | {"rate": run.rate} for run in runs],
+        "targets": checks,
+        "stopped_by": failure,
+    }, indent=2) + "\n")
+    return 0 if failure is None and all(check["pass"] for check in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
