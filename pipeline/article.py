@@ -33,11 +33,13 @@ def article_from_document(
     fallback_html: str | None = None,
     rules: RuleSet | None = None,
     learned: Collection[str] = frozenset(),
+    templates: Collection[int] = frozenset(),
 ) -> Article:
     """Extract, clean and normalize one document (HTML or plain text, gzipped or not).
 
     When the page yields no text, the feed's own content (`fallback_html`) stands in for it. `learned`
-    holds the publisher's learned boilerplate lines (pipeline.learned.learned_lines)."""
+    holds the publisher's learned boilerplate lines (pipeline.learned.learned_lines), `templates` its
+    learned template blocks (pipeline.learned.known_templates)."""
     rules = rules or load_rules()
     page = ExtractedPage(title=None, paragraphs=[])
     if body.strip():
@@ -49,7 +51,7 @@ def article_from_document(
             page = extract_text(document.text)
     if not page.paragraphs and fallback_html:
         page.paragraphs = paragraphs_of_fragment(fallback_html)
-    cleaned = clean_page(page, url=url, rules=rules, learned=learned)
+    cleaned = clean_page(page, url=url, rules=rules, learned=learned, templates=templates)
     return normalize_article(cleaned, url, fallback_published, publisher=publisher_domain(url))
 
 
@@ -64,6 +66,7 @@ def article_from_response(
     fallback_published: datetime | None = None,
     rules: RuleSet | None = None,
     learned: Collection[str] = frozenset(),
+    templates: Collection[int] = frozenset(),
 ) -> Article:
     """The article of one fetched page, with the page-gone policy: a page answering 404/410 is loaded from
     the feed's own text when the feed carries one; any other HTTP error raises PageUnavailable."""
@@ -72,7 +75,8 @@ def article_from_response(
     elif status >= 400:
         raise PageUnavailable(f"HTTP {status} {reason}".strip())
     article = article_from_document(
-        body, url, fallback_published=fallback_published, fallback_html=feed_text, rules=rules, learned=learned
+        body, url, fallback_published=fallback_published, fallback_html=feed_text, rules=rules, learned=learned,
+        templates=templates,
     )
     if not article.paragraphs:
         raise NoArticleText("no article text in the page or the feed entry")

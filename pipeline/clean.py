@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,12 +23,13 @@ from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 
 from pipeline.extract import ExtractedPage
+from pipeline.template import block_key, is_template, teaser_runs, template_fingerprints
+from pipeline.text_keys import comparison_key, line_key
 
 # Bump when a built-in rule changes; the publisher file's own digest is appended to it (RuleSet.version).
 RULES_VERSION = "1"
 PUBLISHER_RULES_FILE = Path(__file__).resolve().parent / "rules" / "publishers.yaml"
 
-ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
 SENTENCE_END = tuple('.?!"\'”’»')
 QUOTE_MARKS = re.compile(r"[\"“”«»„]")
 
@@ -67,17 +67,6 @@ KNOWN_BOILERPLATE = (
     "Reporting by",
     "Editing by",
 )
-
-
-def line_key(text: str) -> str:
-    """The form rules and comparisons see: NFKC, no zero-width characters, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).translate(ZERO_WIDTH).split())
-
-
-def comparison_key(text: str) -> str:
-    """Loose form for spotting repeats: case and quote styles ignored."""
-    key = line_key(text).casefold()
-    return re.sub(r"[\"'“”‘’«»„]", "", key)
 
 
 @dataclass(frozen=True)
@@ -302,6 +291,7 @@ class CleanedPage:
     removed: list[Removal] = field(default_factory=list)
     rules_version: str = ""
     learnable_lines: list[str] = field(default_factory=list)
+    template_fingerprints: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -309,10 +299,15 @@ class _Paragraph:
     text: str
     removed_by: str | None = None
     dateline_prefix: str | None = None
+    _key: str = field(default="", repr=False)
+    _key_of: str | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
-        return line_key(self.text)
+        """`line_key` of the text, computed again only when the text changed."""
+        if self._key_of is not self.text:
+            self._key, self._key_of = line_key(self.text), self.text
+        return self._key
 
 
 @dataclass
@@ -328,16 +323,19 @@ def clean_page(
     url: str | None = None,
     rules: RuleSet | None = None,
     learned: Collection[str] = frozenset(),
+    templates: Collection[int] = frozenset(),
 ) -> CleanedPage:
     """Apply every boilerplate rule to a page's paragraphs.
 
     `url` picks the publisher's own rules; `learned` holds the `comparison_key`s of lines learned as
-    that publisher's boilerplate (see pipeline.learned)."""
+    that publisher's boilerplate, `templates` the fingerprints of its learned template blocks (see
+    pipeline.learned and pipeline.template)."""
     rules = rules or load_rules()
     publisher = rules.for_url(url)
     paragraphs = [_Paragraph(p) for p in page.paragraphs if line_key(p)]
     findings = _Findings()
     _apply_line_rules(paragraphs, publisher, learned, findings, page.title)
+    _apply_page_blocks(paragraphs, page, templates)
     _apply_block_rules(paragraphs)
     _drop_trailing_headlines(paragraphs)
     dateline, body_start = _take_dateline(paragraphs, findings)
@@ -355,6 +353,9 @@ def clean_page(
         removed=removed,
         rules_version=rules.version,
         learnable_lines=[p.text for p in paragraphs if p.removed_by in (None, "learned") and is_learnable(p.text)],
+        template_fingerprints=template_fingerprints(
+            page.blocks, [p.text for p in paragraphs if p.removed_by in (None, "template")]
+        ),
     )
 
 
@@ -393,6 +394,21 @@ def _apply_line_rules(
             paragraph.removed_by = "learned"
         elif title_key and comparison_key(key) == title_key:
             paragraph.removed_by = "repeated_title"
+
+
+def _apply_page_blocks(paragraphs: list[_Paragraph], page: ExtractedPage, templates: Collection[int]) -> None:
+    """Drop the publisher's learned template blocks ("template"), then runs of teasers for other stories
+    ("teaser_run"), by what the page's own markup says about each line."""
+    if not page.blocks:
+        return
+    open_paragraphs = [p for p in paragraphs if not p.removed_by]
+    if templates:
+        for paragraph in open_paragraphs:
+            if is_template(page.blocks.get(block_key(paragraph.text)), templates):
+                paragraph.removed_by = "template"
+        open_paragraphs = [p for p in open_paragraphs if not p.removed_by]
+    for index in teaser_runs([p.text for p in open_paragraphs], page.blocks):
+        open_paragraphs[index].removed_by = "teaser_run"
 
 
 def _agency_credit(key: str) -> str | None:

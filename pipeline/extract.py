@@ -1,7 +1,6 @@
 """Extract: the main text and metadata of one document, HTML (trafilatura) or plain text."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -11,7 +10,11 @@ import htmldate
 import trafilatura
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
+from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title
+from trafilatura.settings import Document as PageMetadata
 from trafilatura.utils import decode_file, load_html
+
+from pipeline.template import PageBlock, page_blocks
 
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
 
@@ -38,6 +41,7 @@ class ExtractedPage:
     published: str | None = None
     canonical_url: str | None = None
     site_name: str | None = None
+    blocks: dict[str, PageBlock] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,33 +65,44 @@ def read_document(body: bytes) -> Document:
 def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iterable[str] = ()) -> ExtractedPage:
     """Run trafilatura on a page, after dropping the elements the publisher's CSS selectors name.
 
-    Paragraphs are the lines of trafilatura's main text; the canonical address and the publication
-    time come from the page's own metadata."""
+    The page is parsed once: trafilatura works on a copy of the tree, and the untouched tree gives the
+    metadata and the page's blocks (pipeline.template) that template and teaser detection look up.
+    Paragraphs are the lines of trafilatura's main text, without reader comments."""
     tree = load_html(html)
     if tree is None:
         raise UnreadableDocument("the HTML could not be parsed")
-    canonical = page_canonical_url(tree, url)
-    published = page_published(tree)
     for selector in drop_selectors:
         for element in CSSSelector(selector)(tree):
             element.drop_tree()
-    result = trafilatura.extract(tree, url=url, output_format="json", with_metadata=True)
-    if not result:
-        metadata = trafilatura.extract_metadata(tree, default_url=url)
-        return ExtractedPage(
-            title=metadata.title if metadata else None, paragraphs=[], published=published, canonical_url=canonical
-        )
-    doc = json.loads(result)
-    paragraphs = [line.strip() for line in (doc.get("text") or "").splitlines() if line.strip()]
-    authors = [a.strip() for a in (doc.get("author") or "").split(";") if a.strip()]
+    metadata = page_metadata(tree)
+    result = trafilatura.bare_extraction(tree, url=url, include_comments=False, with_metadata=False)
+    lines = [line.strip() for line in ((result.text if result else None) or "").splitlines() if line.strip()]
+    authors = [a.strip() for a in (metadata.author or "").split(";") if a.strip()]
     return ExtractedPage(
-        title=doc.get("title"),
-        paragraphs=paragraphs,
+        title=metadata.title,
+        paragraphs=lines,
         authors=authors,
-        published=published or doc.get("date"),
-        canonical_url=canonical,
-        site_name=doc.get("sitename"),
+        published=page_published(tree),
+        canonical_url=page_canonical_url(tree, url),
+        site_name=metadata.sitename,
+        blocks=page_blocks(tree, lines),
     )
+
+
+def page_metadata(tree: HtmlElement) -> PageMetadata:
+    """Title, author and site name as trafilatura's `extract_metadata` finds them, without the parts feedpipe
+    does not use (its date search, which `page_published` does, categories, tags, licence, content hash)."""
+    metadata = examine_meta(tree)
+    if metadata.author and " " not in metadata.author:
+        metadata.author = None
+    try:
+        metadata = extract_meta_json(tree, metadata)
+    except Exception:  # noqa: BLE001 - as in trafilatura's extract_metadata: malformed JSON-LD is skipped
+        pass
+    metadata.title = metadata.title or extract_title(tree)
+    metadata.author = metadata.author or extract_author(tree)
+    metadata.sitename = (metadata.sitename or extract_sitename(tree) or "").lstrip("@") or None
+    return metadata
 
 
 def page_canonical_url(tree: HtmlElement, url: str | None) -> str | None:
