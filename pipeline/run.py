@@ -18,7 +18,7 @@ from pipeline.crawler import Crawler, PageFetch
 from pipeline.feeds import (due_feeds, lease_domains, load_feed_list, record_domain_hold, record_next_requests,
                             register_feeds)
 from pipeline.fetch import FetchError, FetchPolicy
-from pipeline.learned import learned_lines, record_article_lines
+from pipeline.learned import known_templates, learned_lines, record_article_lines, record_template_blocks
 from pipeline.parse import FeedParseError
 from pipeline.polling import PollContext, apply_stored_domain_state, poll_feeds
 from pipeline.politeness import BudgetSettings, registrable_domain
@@ -170,13 +170,15 @@ def _store_article(pipe: Pipeline, cur, entry: store.PendingEntry, page: Future[
         _archive(pipe, "robots", fetched.robots, summary)
     response = fetched.fetched.response
     archive_key = _archive(pipe, "pages", response, summary)
+    publisher = publisher_domain(response.url)
     article = article_from_response(
         response.status, response.reason, response.body, response.url, entry_link=entry.link,
         feed_text=entry.content or entry.summary, fallback_published=entry.published_at,
-        learned=learned_lines(cur, publisher_domain(response.url)),
+        learned=learned_lines(cur, publisher), templates=known_templates(cur, publisher),
     )
     article_id, added = store.upsert_article(cur, article, entry, response.fetched_at, archive_key)
     record_article_lines(cur, article.publisher, article_id, article.learnable_lines)
+    record_template_blocks(cur, article.publisher, article_id, article.template_fingerprints)
     dedupe.assign_story(cur, article_id)
     store.mark_entry_loaded(cur, entry.id, article_id)
     summary.articles_loaded += added

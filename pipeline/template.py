@@ -135,25 +135,28 @@ def teaser_runs(lines: list[str], blocks: dict[str, PageBlock]) -> set[int]:
     """Indexes of the lines that are runs of teasers for other stories.
 
     A teaser is a line that is all link and short: a headline or lead pointing elsewhere. A run is two or
-    more teasers, each possibly followed by one short unlinked line (its lead). One linked line alone, and
+    more teasers, each possibly followed by one short unlinked line (its lead); a lead ends a run only at the
+    end of the text, so the body's next short paragraph is never taken for one. One linked line alone, and
     short unlinked paragraphs anywhere else, stay."""
     teasers = [_is_teaser(blocks.get(block_key(line))) for line in lines]
     drop: set[int] = set()
     run: list[int] = []
-    teaser_count = 0
     for index, line in enumerate(lines):
         if teasers[index]:
             run.append(index)
-            teaser_count += 1
         elif run and run[-1] == index - 1 and teasers[index - 1] and len(line.split()) <= MAX_TEASER_WORDS:
             run.append(index)
         else:
-            if teaser_count >= 2:
-                drop.update(run)
-            run, teaser_count = [], 0
-    if teaser_count >= 2:
-        drop.update(run)
+            drop.update(_complete_run(run, teasers, at_end=False))
+            run = []
+    drop.update(_complete_run(run, teasers, at_end=True))
     return drop
+
+
+def _complete_run(run: list[int], teasers: list[bool], at_end: bool) -> list[int]:
+    if run and not teasers[run[-1]] and not at_end:
+        run = run[:-1]
+    return run if sum(teasers[i] for i in run) >= 2 else []
 
 
 def _is_teaser(block: PageBlock | None) -> bool:
