@@ -259,6 +259,40 @@ def run_snippets(folder: Path) -> SnippetRun:
     return SnippetRun(body, rebuildable, raw, body_left, raw_left, Timing(ours_clock[0], raw_clock[0], pages))
 
 
+def fundus_pages(folder: Path) -> Iterator[LabelledPage]:
+    truth = json.loads((folder / "ground_truth.json").read_text(encoding="utf-8"))
+    for name, item in sorted(truth.items()):
+        yield LabelledPage(name, (folder / "html" / name).read_bytes(), item.get("url"), "\n\n".join(item["body"]), ())
+
+
+def fixture_pages(folder: Path) -> Iterator[LabelledPage]:
+    for expected_file in sorted(folder.glob("*.json")):
+        item = json.loads(expected_file.read_text(encoding="utf-8"))
+        page = expected_file.with_suffix(".html")
+        yield LabelledPage(page.name, page.read_bytes(), item["url"], "\n\n".join(item["body"]),
+                           tuple(item.get("boilerplate", ())))
+
+
+SAMPLE_BASE_URL = "http://sample.feedpipe.test"
+
+
+def sample_copy_pages(seed_path: Path) -> Iterator[LabelledPage]:
+    """Every wire copy in the demo sample, expected to come out as the wire's own paragraphs (the first `keep`
+    of them for a trimmed copy)."""
+    seed_text = seed_path.read_text(encoding="utf-8") if seed_path.exists() else None
+    sample = build_sample(SAMPLE_BASE_URL, seed_text)
+    manifest = yaml.safe_load((SAMPLE_DIR / "manifest.yaml").read_text(encoding="utf-8"))
+    stories = [(parse_story((SAMPLE_DIR / w["text"]).read_text(encoding="utf-8"), w["text"]), w["copies"])
+               for w in manifest["wire_stories"]]
+    if seed_text is not None:
+        stories.append((parse_story(seed_text, "seed"), [manifest["seed"]["original"], *manifest["seed"]["copies"]]))
+    for story, copies in stories:
+        for copy in copies:
+            expected = "\n\n".join(story.paragraphs[: copy.get("keep", len(story.paragraphs))])
+            yield LabelledPage(copy["path"], sample.documents[copy["path"]].body, SAMPLE_BASE_URL + copy["path"],
+                               expected, ())
+
+
 ROW = "{:<26} {:>5}  {:<26} {:>9} {:>7} {:>7} {:>11}"
 FUNDUS_TARGET_F1 = 0.97
 SNIPPET_MARGIN = 0.02
