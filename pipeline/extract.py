@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from typing import Iterable
 from urllib.parse import urljoin
 
-import htmldate
 import trafilatura
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
-from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title
+from trafilatura.metadata import examine_meta, extract_meta_json, extract_sitename, extract_title
 from trafilatura.settings import Document as PageMetadata
 from trafilatura.utils import decode_file, load_html
 
@@ -19,7 +18,6 @@ from pipeline.template import PageBlock, page_blocks
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
 
 HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
-PUBLISHED_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 PUBLISHED_META_XPATH = (
     '//meta[@property="article:published_time" or @name="article:published_time" or @itemprop="datePublished"'
     ' or @property="og:published_time"]/@content'
@@ -90,8 +88,9 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
 
 
 def page_metadata(tree: HtmlElement) -> PageMetadata:
-    """Title, author and site name as trafilatura's `extract_metadata` finds them, without the parts feedpipe
-    does not use (its date search, which `page_published` does, categories, tags, licence, content hash)."""
+    """Title, author and site name as trafilatura's `extract_metadata` finds them in the page's metadata, without
+    the parts feedpipe does not use (its date search, categories, tags, licence, content hash) and without its
+    search of the page body for a byline, which copies the whole tree (about 40 ms a page)."""
     metadata = examine_meta(tree)
     if metadata.author and " " not in metadata.author:
         metadata.author = None
@@ -100,7 +99,6 @@ def page_metadata(tree: HtmlElement) -> PageMetadata:
     except Exception:  # noqa: BLE001 - as in trafilatura's extract_metadata: malformed JSON-LD is skipped
         pass
     metadata.title = metadata.title or extract_title(tree)
-    metadata.author = metadata.author or extract_author(tree)
     metadata.sitename = (metadata.sitename or extract_sitename(tree) or "").lstrip("@") or None
     return metadata
 
@@ -116,10 +114,10 @@ def page_canonical_url(tree: HtmlElement, url: str | None) -> str | None:
 
 
 def page_published(tree: HtmlElement) -> str | None:
-    """The publication time in the page's metadata (not guessed from its text), ISO 8601.
+    """The publication time in the page's metadata (article time tags, then JSON-LD), ISO 8601.
 
-    The article's own time tags come first, since they carry the time of day and zone; htmldate's
-    metadata search (no guessing from the text) covers the rest."""
+    Nothing is guessed from the text: without metadata the feed entry's date stands in (htmldate's search of
+    the page cost about 25 ms on a third of the pages and is left out)."""
     for value in tree.xpath(PUBLISHED_META_XPATH):
         if value.strip():
             return value.strip()
@@ -127,7 +125,7 @@ def page_published(tree: HtmlElement) -> str | None:
         match = JSON_LD_PUBLISHED.search(script)
         if match:
             return match.group(1)
-    return htmldate.find_date(tree, outputformat=PUBLISHED_FORMAT, original_date=True, extensive_search=False)
+    return None
 
 
 def extract_text(text: str) -> ExtractedPage:

@@ -24,7 +24,7 @@ BLOCK_TAGS = frozenset({
     "caption", "summary", "address",
 })
 # These hold a block only when they carry text of their own (not just other elements' text).
-CONTAINER_TAGS = frozenset({"div", "section", "article", "aside", "header", "footer", "nav", "span", "a", "strong", "em", "b"})
+CONTAINER_TAGS = frozenset({"div", "a"})
 SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe", "button", "select", "form"})
 PATH_DEPTH = 6
 LIST_BULLET = re.compile(r"^[-•*]\s+")
