@@ -90,10 +90,9 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
 def page_metadata(tree: HtmlElement) -> PageMetadata:
     """Title, author and site name as trafilatura's `extract_metadata` finds them in the page's metadata, without
     the parts feedpipe does not use (its date search, categories, tags, licence, content hash) and without its
-    search of the page body for a byline, which copies the whole tree (about 40 ms a page)."""
+    search of the page body for a byline, which copies the whole tree (about 40 ms a page). A one-word author
+    in the metadata ("GWS") is kept, where trafilatura would look for a longer one in the body."""
     metadata = examine_meta(tree)
-    if metadata.author and " " not in metadata.author:
-        metadata.author = None
     try:
         metadata = extract_meta_json(tree, metadata)
     except Exception:  # noqa: BLE001 - as in trafilatura's extract_metadata: malformed JSON-LD is skipped
