@@ -27,7 +27,7 @@ from pipeline.template import block_key, is_template, teaser_runs, template_fing
 from pipeline.text_keys import comparison_key, line_key
 
 # Bump when a built-in rule changes; the publisher file's own digest is appended to it (RuleSet.version).
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 PUBLISHER_RULES_FILE = Path(__file__).resolve().parent / "rules" / "publishers.yaml"
 
 SENTENCE_END = tuple('.?!"\'”’»')
@@ -120,6 +120,8 @@ LINE_RULES = (
                           r"|\d+(?:\s*-\s*\d+)?\s*(?:min|mins|minutes?)\.? read\b.*)$", 80),
     _rule("byline", r"^by\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*$", 80),
     _rule("timestamp_line", r"^(?:last )?(?:updated|published|first published|posted)(?: on)?\s*:?\s*[^.]*\d{4}[^.]*$", 80),
+    _rule("timestamp_line", r"^(?:zuletzt )?(?:aktualisiert|veröffentlicht|geändert)(?: am)?\s*:?\s*\d{1,2}\.\s*(?:\d{1,2}\.|\w+)"
+                            r"\s*\d{2,4}\b.*$", 80),
     _rule("related_link", r"^(?:also read|read also|read more|more|see also|related|related (?:article|story|stories|news)"
                           r"|must read|recommended|don'?t miss|further reading|also see|read next|up next"
                           r"|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|leer más|lee también|leggi anche)"
@@ -138,6 +140,9 @@ LINE_RULES = (
                           r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)"
                           rf"|\b(?:{WIRE_SYMBOLS}|AP Photo|REUTERS|Getty Images|EPA|Shutterstock)\s*/\s*[A-Z]"
                           r"|\b(?:AFP|AP|Reuters|EPA|Bloomberg) via Getty Images\)?$|^\(?Getty Images\)?$|^file photo\b", 400),
+    # "January 13, 2020 | categories: Python | View Comments": three or more short fields between pipes (a table
+    # row, which starts with a pipe, is not one).
+    _rule("metadata_line", r"^(?!\|)[^|]{1,80}(?:\s\|\s[^|]{1,80}){2,}$", 200),
     _rule("copyright_line", r"^(?:copyright|©|\(c\))\s*(?:\d{4}\s*)?.*(?:all rights reserved|thomson reuters"
                             r"|associated press|agence france-presse)\.?$", 200),
 )
@@ -168,7 +173,11 @@ BLOCK_RULES = (
                                           r"|most viewed|related(?: stories| articles| news| content)?|more stories"
                                           r"|recommended(?: stories| for you)?|you may also like|you might also like"
                                           r"|latest news|more from [\w .]+|read more|also read|read next|in other news"
-                                          r"|don'?t miss)\s*:?$", re.IGNORECASE), 10),
+                                          r"|don'?t miss|auch interessant|das könnte sie auch interessieren|lesen sie auch"
+                                          r"|mehr zum thema(?: auf [\w .]+)?|mehr themen|weitere themen|zum weiterlesen"
+                                          r"|weitere artikel|ähnliche artikel|verwandte artikel|meistgelesen|top-themen(?: bei [\w .]+)?"
+                                          r"|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas|te puede interesar"
+                                          r"|leggi anche|czytaj także|zobacz także|zobacz też)\s*:?$", re.IGNORECASE), 10),
 )
 INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video)\s*[:|]\s*\S", 150)
 
