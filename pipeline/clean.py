@@ -201,6 +201,9 @@ DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$
 DATELINE_SEARCH_DEPTH = 8
 MIN_REPEAT_WORDS = 10
 MAX_TRAILING_HEADLINES = 8
+# When "template" blocks would be half of the text or more, the page is another copy of an article the publisher
+# printed before (same paragraphs at the same place), not chrome around a new one: nothing is dropped as template.
+MAX_TEMPLATE_SHARE = 0.5
 # A learnable line is short and not speech: boilerplate is a label, a prompt or a credit.
 LEARNABLE_MAX_CHARS = 120
 
@@ -406,18 +409,22 @@ def _apply_line_rules(
 
 
 def _apply_page_blocks(paragraphs: list[_Paragraph], page: ExtractedPage, templates: Collection[int]) -> None:
-    """Drop the publisher's learned template blocks ("template"), then runs of teasers for other stories
-    ("teaser_run"), by what the page's own markup says about each line."""
+    """Drop the publisher's learned template blocks ("template"), unless they would be half of the text or more,
+    then runs of teasers for other stories ("teaser_run"), by what the page's own markup says about each line."""
     if not page.blocks:
         return
     open_paragraphs = [p for p in paragraphs if not p.removed_by]
-    if templates:
-        for paragraph in open_paragraphs:
-            if is_template(page.blocks.get(block_key(paragraph.text)), templates):
-                paragraph.removed_by = "template"
+    template = [p for p in open_paragraphs if templates and is_template(page.blocks.get(block_key(p.text)), templates)]
+    if _words(template) < MAX_TEMPLATE_SHARE * _words(open_paragraphs):
+        for paragraph in template:
+            paragraph.removed_by = "template"
         open_paragraphs = [p for p in open_paragraphs if not p.removed_by]
     for index in teaser_runs([p.text for p in open_paragraphs], page.blocks):
         open_paragraphs[index].removed_by = "teaser_run"
+
+
+def _words(paragraphs: list[_Paragraph]) -> int:
+    return sum(len(p.key.split()) for p in paragraphs)
 
 
 def _agency_credit(key: str) -> str | None:

@@ -120,3 +120,13 @@ def test_one_linked_line_in_the_body_is_not_a_teaser_run():
     article = article_from_document(page(paragraphs, middle=linked), "https://harbour.example/news/crane")
     assert "Read the board's full report on the repairs" in article.paragraphs
     assert not [r for r in article.removed if r.rule == "teaser_run"]
+
+
+def test_a_page_printing_an_earlier_article_again_keeps_its_text(conn):
+    publisher = "harbour-copies.example"
+    with conn.cursor() as cur:
+        for n in range(3):
+            load(cur, f"https://{publisher}/news/{n}", page(body_paragraphs(0)), publisher)
+        again = load(cur, f"https://{publisher}/news/again", page(body_paragraphs(0)), publisher)
+    assert again.paragraphs[:1] + again.paragraphs[2:] == body_paragraphs(0)
+    assert not [r for r in again.removed if r.rule == "template"]
