@@ -35,13 +35,14 @@ def article_from_document(
     fallback_title: str | None = None,
     rules: RuleSet | None = None,
     learned: Collection[str] = frozenset(),
+    templates: Collection[int] = frozenset(),
     clock: StageClock | None = None,
 ) -> Article:
     """Extract, clean and normalize one document (HTML or plain text, gzipped or not).
 
     When the page yields no text, the feed's own content (`fallback_html`) stands in for it, and when it has
     no title, the feed entry's (`fallback_title`). `learned` holds the publisher's learned boilerplate lines
-    (pipeline.learned.learned_lines)."""
+    (pipeline.learned.learned_lines), `templates` its learned template blocks (pipeline.learned.known_templates)."""
     rules = rules or load_rules()
     clock = clock or StageClock()
     page = ExtractedPage(title=None, paragraphs=[])
@@ -58,7 +59,7 @@ def article_from_document(
         if not page.title and fallback_title:
             page.title = fallback_title
     with clock.measure("clean"):
-        cleaned = clean_page(page, url=url, rules=rules, learned=learned)
+        cleaned = clean_page(page, url=url, rules=rules, learned=learned, templates=templates)
     with clock.measure("normalize"):
         return normalize_article(cleaned, url, fallback_published, publisher=publisher_domain(url))
 
@@ -75,6 +76,7 @@ def article_from_response(
     fallback_published: datetime | None = None,
     rules: RuleSet | None = None,
     learned: Collection[str] = frozenset(),
+    templates: Collection[int] = frozenset(),
     clock: StageClock | None = None,
 ) -> Article:
     """The article of one fetched page, with the page-gone policy: a page answering 404/410 is loaded from
@@ -86,7 +88,7 @@ def article_from_response(
         raise PageUnavailable(f"HTTP {status} {reason}".strip())
     article = article_from_document(
         body, url, fallback_published=fallback_published, fallback_html=feed_text, fallback_title=entry_title,
-        rules=rules, learned=learned, clock=clock,
+        rules=rules, learned=learned, templates=templates, clock=clock,
     )
     if not article.paragraphs:
         raise NoArticleText("no article text in the page or the feed entry")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,12 +23,13 @@ from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 
 from pipeline.extract import ExtractedPage
+from pipeline.template import block_key, is_template, teaser_runs, template_fingerprints
+from pipeline.text_keys import comparison_key, line_key
 
 # Bump when a built-in rule changes; the publisher file's own digest is appended to it (RuleSet.version).
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 PUBLISHER_RULES_FILE = Path(__file__).resolve().parent / "rules" / "publishers.yaml"
 
-ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
 SENTENCE_END = tuple('.?!"\'”’»')
 QUOTE_MARKS = re.compile(r"[\"“”«»„]")
 
@@ -67,17 +67,6 @@ KNOWN_BOILERPLATE = (
     "Reporting by",
     "Editing by",
 )
-
-
-def line_key(text: str) -> str:
-    """The form rules and comparisons see: NFKC, no zero-width characters, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).translate(ZERO_WIDTH).split())
-
-
-def comparison_key(text: str) -> str:
-    """Loose form for spotting repeats: case and quote styles ignored."""
-    key = line_key(text).casefold()
-    return re.sub(r"[\"'“”‘’«»„]", "", key)
 
 
 @dataclass(frozen=True)
@@ -131,6 +120,8 @@ LINE_RULES = (
                           r"|\d+(?:\s*-\s*\d+)?\s*(?:min|mins|minutes?)\.? read\b.*)$", 80),
     _rule("byline", r"^by\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*$", 80),
     _rule("timestamp_line", r"^(?:last )?(?:updated|published|first published|posted)(?: on)?\s*:?\s*[^.]*\d{4}[^.]*$", 80),
+    _rule("timestamp_line", r"^(?:zuletzt )?(?:aktualisiert|veröffentlicht|geändert)(?: am)?\s*:?\s*\d{1,2}\.\s*(?:\d{1,2}\.|\w+)"
+                            r"\s*\d{2,4}\b.*$", 80),
     _rule("related_link", r"^(?:also read|read also|read more|more|see also|related|related (?:article|story|stories|news)"
                           r"|must read|recommended|don'?t miss|further reading|also see|read next|up next"
                           r"|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|leer más|lee también|leggi anche)"
@@ -149,6 +140,9 @@ LINE_RULES = (
                           r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)"
                           rf"|\b(?:{WIRE_SYMBOLS}|AP Photo|REUTERS|Getty Images|EPA|Shutterstock)\s*/\s*[A-Z]"
                           r"|\b(?:AFP|AP|Reuters|EPA|Bloomberg) via Getty Images\)?$|^\(?Getty Images\)?$|^file photo\b", 400),
+    # "January 13, 2020 | categories: Python | View Comments": three or more short fields between pipes (a table
+    # row, which starts with a pipe, is not one).
+    _rule("metadata_line", r"^(?!\|)[^|]{1,80}(?:\s\|\s[^|]{1,80}){2,}$", 200),
     _rule("copyright_line", r"^(?:copyright|©|\(c\))\s*(?:\d{4}\s*)?.*(?:all rights reserved|thomson reuters"
                             r"|associated press|agence france-presse)\.?$", 200),
 )
@@ -179,7 +173,11 @@ BLOCK_RULES = (
                                           r"|most viewed|related(?: stories| articles| news| content)?|more stories"
                                           r"|recommended(?: stories| for you)?|you may also like|you might also like"
                                           r"|latest news|more from [\w .]+|read more|also read|read next|in other news"
-                                          r"|don'?t miss)\s*:?$", re.IGNORECASE), 10),
+                                          r"|don'?t miss|auch interessant|das könnte sie auch interessieren|lesen sie auch"
+                                          r"|mehr zum thema(?: auf [\w .]+)?|mehr themen|weitere themen|zum weiterlesen"
+                                          r"|weitere artikel|ähnliche artikel|verwandte artikel|meistgelesen|top-themen(?: bei [\w .]+)?"
+                                          r"|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas|te puede interesar"
+                                          r"|leggi anche|czytaj także|zobacz także|zobacz też)\s*:?$", re.IGNORECASE), 10),
 )
 INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video)\s*[:|]\s*\S", 150)
 
@@ -203,6 +201,9 @@ DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$
 DATELINE_SEARCH_DEPTH = 8
 MIN_REPEAT_WORDS = 10
 MAX_TRAILING_HEADLINES = 8
+# When "template" blocks would be half of the text or more, the page is another copy of an article the publisher
+# printed before (same paragraphs at the same place), not chrome around a new one: nothing is dropped as template.
+MAX_TEMPLATE_SHARE = 0.5
 # A learnable line is short and not speech: boilerplate is a label, a prompt or a credit.
 LEARNABLE_MAX_CHARS = 120
 
@@ -302,6 +303,7 @@ class CleanedPage:
     removed: list[Removal] = field(default_factory=list)
     rules_version: str = ""
     learnable_lines: list[str] = field(default_factory=list)
+    template_fingerprints: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -309,10 +311,15 @@ class _Paragraph:
     text: str
     removed_by: str | None = None
     dateline_prefix: str | None = None
+    _key: str = field(default="", repr=False)
+    _key_of: str | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
-        return line_key(self.text)
+        """`line_key` of the text, computed again only when the text changed."""
+        if self._key_of is not self.text:
+            self._key, self._key_of = line_key(self.text), self.text
+        return self._key
 
 
 @dataclass
@@ -328,16 +335,19 @@ def clean_page(
     url: str | None = None,
     rules: RuleSet | None = None,
     learned: Collection[str] = frozenset(),
+    templates: Collection[int] = frozenset(),
 ) -> CleanedPage:
     """Apply every boilerplate rule to a page's paragraphs.
 
     `url` picks the publisher's own rules; `learned` holds the `comparison_key`s of lines learned as
-    that publisher's boilerplate (see pipeline.learned)."""
+    that publisher's boilerplate, `templates` the fingerprints of its learned template blocks (see
+    pipeline.learned and pipeline.template)."""
     rules = rules or load_rules()
     publisher = rules.for_url(url)
     paragraphs = [_Paragraph(p) for p in page.paragraphs if line_key(p)]
     findings = _Findings()
     _apply_line_rules(paragraphs, publisher, learned, findings, page.title)
+    _apply_page_blocks(paragraphs, page, templates)
     _apply_block_rules(paragraphs)
     _drop_trailing_headlines(paragraphs)
     dateline, body_start = _take_dateline(paragraphs, findings)
@@ -355,6 +365,9 @@ def clean_page(
         removed=removed,
         rules_version=rules.version,
         learnable_lines=[p.text for p in paragraphs if p.removed_by in (None, "learned") and is_learnable(p.text)],
+        template_fingerprints=template_fingerprints(
+            page.blocks, [p.text for p in paragraphs if p.removed_by in (None, "template")]
+        ),
     )
 
 
@@ -393,6 +406,25 @@ def _apply_line_rules(
             paragraph.removed_by = "learned"
         elif title_key and comparison_key(key) == title_key:
             paragraph.removed_by = "repeated_title"
+
+
+def _apply_page_blocks(paragraphs: list[_Paragraph], page: ExtractedPage, templates: Collection[int]) -> None:
+    """Drop the publisher's learned template blocks ("template"), unless they would be half of the text or more,
+    then runs of teasers for other stories ("teaser_run"), by what the page's own markup says about each line."""
+    if not page.blocks:
+        return
+    open_paragraphs = [p for p in paragraphs if not p.removed_by]
+    template = [p for p in open_paragraphs if templates and is_template(page.blocks.get(block_key(p.text)), templates)]
+    if _words(template) < MAX_TEMPLATE_SHARE * _words(open_paragraphs):
+        for paragraph in template:
+            paragraph.removed_by = "template"
+        open_paragraphs = [p for p in open_paragraphs if not p.removed_by]
+    for index in teaser_runs([p.text for p in open_paragraphs], page.blocks):
+        open_paragraphs[index].removed_by = "teaser_run"
+
+
+def _words(paragraphs: list[_Paragraph]) -> int:
+    return sum(len(p.key.split()) for p in paragraphs)
 
 
 def _agency_credit(key: str) -> str | None:

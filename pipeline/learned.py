@@ -1,4 +1,5 @@
-"""Learned boilerplate: lines a publisher prints on many of its articles, found from the articles themselves.
+"""Learned boilerplate: lines a publisher prints on many of its articles, and its page template, found from
+the articles themselves.
 
 The batch calls `learned_lines` before cleaning an article and `record_article_lines` after storing it,
 both inside the article's transaction. A line becomes boilerplate once it has been seen on at least
@@ -14,6 +15,7 @@ from datetime import timedelta
 from typing import Iterable
 
 from pipeline.clean import comparison_key, is_learnable, line_key
+from pipeline.template import DEFAULT_TEMPLATE_POLICY, TEMPLATE_VERSION, TemplatePolicy
 
 
 @dataclass(frozen=True)
@@ -100,3 +102,59 @@ def record_article_lines(
          "min_articles": policy.min_articles, "min_share": policy.min_share},
     )
     return [row[0] for row in cur.fetchall()]
+
+
+def known_templates(cur, publisher: str | None) -> frozenset[int]:
+    """The fingerprints of the publisher's learned template blocks (what `clean_page` takes as `templates`).
+
+    Reads only the publisher's learned rows (a partial index), so it costs the same however much is stored."""
+    if not publisher:
+        return frozenset()
+    cur.execute(
+        "SELECT fingerprint FROM template_blocks WHERE publisher = %s AND learned AND version = %s",
+        (publisher, TEMPLATE_VERSION),
+    )
+    return frozenset(row[0] for row in cur.fetchall())
+
+
+def record_template_blocks(
+    cur, publisher: str | None, article_id: int, fingerprints: Iterable[int],
+    policy: TemplatePolicy = DEFAULT_TEMPLATE_POLICY,
+) -> None:
+    """Count one stored article's block fingerprints (`Article.template_fingerprints`) for its publisher.
+
+    An article already recorded counts nothing again. A block is learned while it has been seen on at least
+    `min_articles` distinct articles and on at least `min_share` of the publisher's articles recorded since
+    it was first seen; both are decided in the upsert itself, so this is three statements whatever the size
+    of the tables. Fingerprints are written in sorted order, so concurrent writers lock rows in one order."""
+    if not publisher:
+        return
+    cur.execute(
+        "INSERT INTO template_articles (publisher, article_id) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+        (publisher, article_id),
+    )
+    if cur.fetchone() is None:
+        return
+    cur.execute(
+        """INSERT INTO template_publishers (publisher, article_count) VALUES (%s, 1)
+           ON CONFLICT (publisher) DO UPDATE SET article_count = template_publishers.article_count + 1
+           RETURNING article_count""",
+        (publisher,),
+    )
+    publisher_count = cur.fetchone()[0]
+    prints = sorted(set(fingerprints))
+    if not prints:
+        return
+    cur.execute(
+        """INSERT INTO template_blocks (publisher, fingerprint, version, publisher_count_at_first_sight, learned)
+           SELECT %(publisher)s, f, %(version)s, %(count)s, %(min_articles)s <= 1
+           FROM unnest(%(prints)s::bigint[]) AS f ORDER BY f
+           ON CONFLICT (publisher, fingerprint) DO UPDATE SET
+               article_count = template_blocks.article_count + 1,
+               last_seen_at = now(),
+               learned = template_blocks.article_count + 1 >= %(min_articles)s
+                   AND template_blocks.article_count + 1
+                       >= %(min_share)s * (%(count)s - template_blocks.publisher_count_at_first_sight + 1)""",
+        {"publisher": publisher, "version": TEMPLATE_VERSION, "count": publisher_count, "prints": prints,
+         "min_articles": policy.min_articles, "min_share": policy.min_share},
+    )

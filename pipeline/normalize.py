@@ -16,7 +16,11 @@ from pipeline.extract import EXTRACTOR_VERSION
 
 # Zero-width and invisible format characters that carry no meaning in news text. ZWJ and ZWNJ stay:
 # in Indic and Persian scripts they are part of how a word is spelled.
-INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+# Control characters (category Cc) go too, except the ones that are whitespace: those become spaces.
+INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                       "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+# Enough text to tell the language of a news article; classifying the whole body costs ten times more.
+LANGUAGE_SAMPLE_CHARS = 1000
 TITLE_SEPARATOR = re.compile(r"\s+(?:[|\-–—:·•»]|::)\s+")
 # Site names seen as title suffixes on wire copies; the page's own site name and domain are tried too.
 KNOWN_SITE_NAMES = {
@@ -54,6 +58,7 @@ class Article:
     rules_version: str = RULES_VERSION
     publisher: str | None = None
     learnable_lines: list[str] = field(default_factory=list)
+    template_fingerprints: list[int] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -89,9 +94,7 @@ class Article:
 
 def normalize_text(text: str) -> str:
     """NFC, invisible and control characters removed, whitespace collapsed; the words are never rewritten."""
-    text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
-    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
-    return " ".join(text.split())
+    return " ".join(INVISIBLE.sub("", unicodedata.normalize("NFC", text)).split())
 
 
 def normalize_article(
@@ -120,6 +123,7 @@ def normalize_article(
         rules_version=cleaned.rules_version or RULES_VERSION,
         publisher=publisher,
         learnable_lines=[normalize_text(line) for line in cleaned.learnable_lines],
+        template_fingerprints=cleaned.template_fingerprints,
     )
 
 
@@ -210,5 +214,5 @@ def unique_authors(authors: list[str]) -> list[str]:
 def identify_language(text: str) -> str | None:
     if not text.strip():
         return None
-    language, _ = py3langid.classify(text)
+    language, _ = py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])
     return language

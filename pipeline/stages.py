@@ -31,7 +31,7 @@ from pipeline.crawler import Crawler
 from pipeline.domains import apply_stored_domain_state, lease_domains, record_new_holds, record_next_requests
 from pipeline.feeds import due_feeds
 from pipeline.fetch import FetchError, FetchPolicy
-from pipeline.learned import learned_lines, record_article_lines
+from pipeline.learned import known_templates, learned_lines, record_article_lines, record_template_blocks
 from pipeline.parse import FeedParseError
 from pipeline.polling import PollContext, ProgressCallback, as_completed_batches, poll_feeds
 from pipeline.politeness import BudgetSettings, registrable_domain
@@ -419,13 +419,14 @@ class _ProcessWorker:
         article = article_from_response(
             response.status, response.reason, response.body, response.url, entry_link=entry.link,
             feed_text=entry.feed_text, entry_title=entry.title, fallback_published=entry.published_at, rules=self.rules,
-            learned=learned_lines(cur, publisher), clock=self.clock,
+            learned=learned_lines(cur, publisher), templates=known_templates(cur, publisher), clock=self.clock,
         )
         before = self._stored_copy(cur, article.canonical_url) if self.job.replay else None
         with self.clock.measure("load"):
             article_id, outcome = store.upsert_article(cur, article, entry, self.job.run_id, entry.fetch_archive_key)
             if not self.job.replay:
                 record_article_lines(cur, article.publisher, article_id, article.learnable_lines)
+                record_template_blocks(cur, article.publisher, article_id, article.template_fingerprints)
         with self.clock.measure("dedupe"):
             decision = dedupe.assign_story(cur, article_id)
         with self.clock.measure("load"):

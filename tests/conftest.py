@@ -14,7 +14,10 @@ from moto.server import ThreadedMotoServer
 
 from pipeline import db
 
-DATA_TABLES = "feeds, feed_fetches, entries, articles, stories, ingest_runs, learned_boilerplate, fetch_domains"
+DATA_TABLES = (
+    "feeds, feed_fetches, entries, articles, stories, ingest_runs, learned_boilerplate, fetch_domains,"
+    " template_publishers, template_blocks"
+)
 
 
 @pytest.fixture(scope="session")
