@@ -274,8 +274,9 @@ def process(settings: Settings, run_id: int, workers: int | None = None) -> dict
 
 def fetch_and_process(settings: Settings, run_id: int, workers: int | None = None,
                       on_progress: ProgressCallback | None = None) -> dict:
-    """Fetch and process at once: the process workers take each page as soon as it is archived, so the CPU
-    work overlaps the network's waiting (with a per-domain delay, fetching is mostly waiting).
+    """Fetch and process at once: fetching runs here while a pool of process workers (at least one process)
+    takes each page as soon as it is archived, so the CPU work overlaps the network's waiting (with a per-domain
+    delay, fetching is mostly waiting).
 
     While the fetch runs, a Postgres session holds a shared advisory lock on the batch (FETCH_LOCK_SPACE, run id);
     process workers that find nothing to claim keep waiting as long as someone holds it. If this process dies,
@@ -283,18 +284,21 @@ def fetch_and_process(settings: Settings, run_id: int, workers: int | None = Non
     settings = _resolved(settings)
     signal_conn = db.connect(settings.database_url)
     signal_conn.autocommit = True
-    try:
-        with signal_conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock_shared(%s, %s)", (FETCH_LOCK_SPACE, _lock_id(run_id)))
-        with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetching:
-            fetched = fetching.submit(fetch, settings, run_id, on_progress)
-            fetched.add_done_callback(lambda _: signal_conn.close())
-            processed = process(settings, run_id, workers)
-            if on_progress:
-                on_progress("process", processed.get("articles_processed", 0), processed.get("articles_processed", 0))
-            return {**fetched.result(), **processed}
-    finally:
-        signal_conn.close()
+    with signal_conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock_shared(%s, %s)", (FETCH_LOCK_SPACE, _lock_id(run_id)))
+    with ThreadPoolExecutor(1, thread_name_prefix="process") as background:
+        processing = background.submit(_run_pool, ProcessJob(settings, run_id), workers or settings.process_workers)
+        try:
+            fetched = fetch(settings, run_id, on_progress)
+        except BaseException:  # interrupted, or fetching failed: the workers stop now, their claims lapse with them
+            _stop_workers()
+            raise
+        finally:
+            signal_conn.close()
+        processed = processing.result()
+    if on_progress:
+        on_progress("process", processed.get("articles_processed", 0), processed.get("articles_processed", 0))
+    return {**fetched, **processed}
 
 
 def _lock_id(run_id: int) -> int:
@@ -336,8 +340,11 @@ def _resolved(settings: Settings) -> Settings:
 
 
 def _run_workers(job: ProcessJob, workers: int) -> dict:
-    if workers <= 1:
-        return dict(process_worker(job))
+    """`workers` processes, or this one alone for a single worker."""
+    return dict(process_worker(job)) if workers <= 1 else _run_pool(job, workers)
+
+
+def _run_pool(job: ProcessJob, workers: int) -> dict:
     totals: Counter = Counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=ignore_interrupts) as pool:
@@ -345,10 +352,14 @@ def _run_workers(job: ProcessJob, workers: int) -> dict:
             for counts in pool.map(process_worker, [job] * workers):
                 totals.update(counts)
         except BaseException:  # interrupted (or a worker failed): stop the others now; their claims lapse with them
-            for worker in multiprocessing.active_children():
-                worker.terminate()
+            _stop_workers()
             raise
     return dict(totals)
+
+
+def _stop_workers() -> None:
+    for worker in multiprocessing.active_children():
+        worker.terminate()
 
 
 def ignore_interrupts() -> None:

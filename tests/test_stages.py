@@ -244,12 +244,12 @@ def test_replay_selects_by_feed_and_publisher(web, tmp_path, database_url, conn,
 
 
 def test_a_batch_processes_pages_while_it_is_still_fetching(web, tmp_path, database_url, conn):
-    feed_url = site_with_articles(web, 6, page_delay=0.4)
+    feed_url = site_with_articles(web, 10, page_delay=1.0)
     settings = settings_for(tmp_path, database_url, per_domain_limit=1, per_domain_delay=0.0, process_workers=1)
 
     summary = run_batch(settings, feed_list(tmp_path, feed_url))
 
-    assert summary.articles_loaded == 6
+    assert summary.articles_loaded == 10
     with conn.cursor() as cur:
         cur.execute("SELECT (SELECT min(created_at) FROM articles) < (SELECT max(fetched_at) FROM entries)")
         assert cur.fetchone()[0], "the first article was loaded only after the last page was fetched"
