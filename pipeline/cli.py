@@ -72,7 +72,8 @@ def print_summary(summary: RunSummary) -> None:
     console.print(
         f"run {summary.run_id}: {summary.feeds_polled} feeds polled, {summary.feeds_failed} failed, "
         f"{summary.new_entries} new entries, {summary.articles_loaded} articles loaded"
-        f" ({summary.articles_failed} failed), {summary.bytes_archived:,} bytes archived",
+        f" ({summary.articles_failed} failed), {summary.bytes_archived:,} bytes archived"
+        + (f"; {summary.runs_abandoned} dead earlier run(s) marked abandoned" if summary.runs_abandoned else ""),
         soft_wrap=True,
     )
 
@@ -94,7 +95,7 @@ def run(
     )
     try:
         summary = run_batch(settings, feeds, poll_all=poll_all)
-    except (registry.FeedListError, ArchiveUrlError) as error:
+    except (registry.FeedListError, ArchiveUrlError, db.DatabaseUnavailable) as error:
         fail(error)
     print_summary(summary)
 
@@ -107,7 +108,7 @@ Workers = Annotated[
 def _run_stages(steps, **overrides) -> RunSummary:
     try:
         return run_steps(settings_from(**overrides), steps)
-    except ArchiveUrlError as error:
+    except (ArchiveUrlError, db.DatabaseUnavailable) as error:
         fail(error)
 
 

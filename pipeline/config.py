@@ -31,6 +31,7 @@ class Settings:
     s3_access_key_id: str | None = None  # S3 credentials given directly (Airflow's aws connection); unset:
     s3_secret_access_key: str | None = None  # boto3's own chain (AWS_* variables, a profile, an instance role)
     s3_region: str | None = None
+    max_new_entries_per_poll: int = 1000  # a feed offering more new entries records the newest this many
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -54,6 +55,7 @@ class Settings:
             s3_access_key_id=env.get("FEEDPIPE_S3_ACCESS_KEY_ID") or None,
             s3_secret_access_key=env.get("FEEDPIPE_S3_SECRET_ACCESS_KEY") or None,
             s3_region=env.get("FEEDPIPE_S3_REGION") or None,
+            max_new_entries_per_poll=int(env.get("FEEDPIPE_MAX_NEW_ENTRIES_PER_POLL") or 1000),
         )
 
     def with_overrides(self, **overrides: object) -> "Settings":

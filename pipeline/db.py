@@ -1,6 +1,8 @@
 """Postgres: connections, the embedded server used when no URL is configured, and migrations."""
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +17,33 @@ from pipeline.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATION_LOCK_KEY = 0x66656564  # "feed": one advisory lock serialises every migrating process
+CONNECT_PATIENCE = 30.0  # seconds to keep trying to reach a database that is restarting before giving up
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached, or the connection to it was lost; the message says which, in one line."""
+
+
+# What psycopg2 raises when the server went away (restarted, stopped, network cut) or the connection is closed.
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, DatabaseUnavailable)
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether `error` means the connection to Postgres is gone, as opposed to a statement that failed."""
+    return isinstance(error, CONNECTION_ERRORS)
+
+
+def describe_lost_connection(error: BaseException) -> str:
+    """One line for a lost connection: the server's own first line of explanation, without the traceback."""
+    if isinstance(error, DatabaseUnavailable):
+        return str(error)
+    return f"lost the connection to the database: {_first_line(error)}"
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 psycopg2.extras.register_default_jsonb(globally=True)
 
@@ -38,12 +67,24 @@ def resolve_database_url(settings: Settings) -> str:
     return settings.database_url or embedded_database_url(settings.home)
 
 
-def connect(database_url: str) -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(database_url)
-    with conn.cursor() as cur:
-        cur.execute("SET TIME ZONE 'UTC'")
-    conn.commit()
-    return conn
+def connect(database_url: str, patience: float = CONNECT_PATIENCE) -> psycopg2.extensions.connection:
+    """Connect, retrying for up to `patience` seconds while the server refuses (restarting, starting up, not
+    accepting connections yet); then DatabaseUnavailable with the server's last answer."""
+    deadline = time.monotonic() + patience
+    pause = 0.2
+    while True:
+        try:
+            conn = psycopg2.connect(database_url)
+            with conn.cursor() as cur:
+                cur.execute("SET TIME ZONE 'UTC'")
+            conn.commit()
+            return conn
+        except psycopg2.OperationalError as error:
+            if time.monotonic() + pause > deadline:
+                raise DatabaseUnavailable(f"cannot reach the database after {patience:g} s: {_first_line(error)}") from error
+            log.warning("database not reachable yet, retrying: %s", _first_line(error))
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 @contextmanager
@@ -62,13 +103,17 @@ def migrate(database_url: str) -> list[str]:
     """Apply the migrations in sql/ that this database lacks, each exactly once; returns their ids.
 
     A session-level advisory lock makes concurrent migrators wait for each other, so the second
-    process finds nothing left to apply instead of racing on the same DDL."""
+    process finds nothing left to apply instead of racing on the same DDL. The advisory lock dies with its
+    holder's session, so a migrator killed mid-way blocks nobody. yoyo's own lock (a row in `yoyo_lock`) would
+    outlive a killed holder and make every later run fail with LockTimeout; every feedpipe migrator holds the
+    advisory lock first, so a row found there belongs to a dead process and is removed before yoyo looks."""
     lock_conn = connect(database_url)
     try:
         with lock_conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         backend = get_backend(database_url)
         try:
+            backend.break_lock()
             pending = backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))
             with backend.lock():
                 backend.apply_migrations(pending)

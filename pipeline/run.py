@@ -1,6 +1,7 @@
 """Run: one batch from the command line, composed from the stages (pipeline.stages) in order."""
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -11,6 +12,7 @@ from pipeline import db, stages, store
 from pipeline.config import Settings
 from pipeline.feeds import FeedSpec, load_feed_list, register_feeds
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -27,6 +29,7 @@ class RunSummary:
     bytes_archived: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
     details: dict[str, int] = field(default_factory=dict)  # counters a stage returns beyond the batch's own
+    runs_abandoned: int = 0  # earlier batches found 'running' with their worker gone, marked abandoned first
 
 
 Step = Callable[[Settings, int], dict]  # a stage called with the batch id, returning its counters
@@ -43,10 +46,12 @@ def run_steps(settings: Settings, steps: Sequence[Step], feeds: Sequence[FeedSpe
     """Run stages in order as one batch, after registering `feeds`.
 
     The batch is owned by this process's database session: if the process dies, the session ends, its claims
-    lapse, and the next run or the maintenance task marks the batch abandoned. A stage's exception fails the
-    batch; a signal's (KeyboardInterrupt, SystemExit) marks it interrupted."""
+    lapse, and the next run (this function, first thing) or the maintenance task marks the batch abandoned. A
+    stage's exception fails the batch; a signal's (KeyboardInterrupt, SystemExit) marks it interrupted. A lost
+    database connection is raised as DatabaseUnavailable, whose message says so in one line."""
     with stages.open_pipeline(settings) as pipe:
         with db.transaction(pipe.conn) as cur:
+            abandoned = store.abandon_dead_runs(cur)
             register_feeds(cur, list(feeds))
             run_id = store.start_run(cur)
         details: Counter = Counter()
@@ -55,9 +60,32 @@ def run_steps(settings: Settings, steps: Sequence[Step], feeds: Sequence[FeedSpe
                 details.update({k: v for k, v in step(pipe.settings, run_id).items() if k not in store.RUN_COUNTERS})
         except BaseException as error:
             failed = isinstance(error, Exception)
-            with db.transaction(pipe.conn) as cur:
-                store.finish_run(cur, run_id, "failed" if failed else "interrupted",
-                                 stages.describe_error(error) if failed else type(error).__name__)
+            message = (db.describe_lost_connection(error) if db.lost_connection(error)
+                       else stages.describe_error(error) if failed else type(error).__name__)
+            _record_end(pipe, run_id, "failed" if failed else "interrupted", message)
+            if db.lost_connection(error):
+                raise db.DatabaseUnavailable(message) from error
             raise
         with db.transaction(pipe.conn) as cur:
-            return RunSummary(run_id, **store.finish_run(cur, run_id), details=dict(details))
+            return RunSummary(run_id, **store.finish_run(cur, run_id), details=dict(details), runs_abandoned=abandoned)
+
+
+def _record_end(pipe: stages.Pipeline, run_id: int, status: str, error: str) -> None:
+    """Close the batch as failed or interrupted, on a new connection if the old one was lost (the database may
+    be back after a restart). When the database stays away, the batch is left for the next run to abandon."""
+    try:
+        try:
+            _finish(pipe.conn, run_id, status, error)
+        except db.CONNECTION_ERRORS:
+            conn = db.connect(pipe.settings.database_url)
+            try:
+                _finish(conn, run_id, status, error)
+            finally:
+                conn.close()
+    except db.CONNECTION_ERRORS as failure:
+        log.warning("batch %s could not be marked %s: %s", run_id, status, db.describe_lost_connection(failure))
+
+
+def _finish(conn, run_id: int, status: str, error: str) -> None:
+    with db.transaction(conn) as cur:
+        store.finish_run(cur, run_id, status, error)

@@ -14,10 +14,11 @@ import logging
 import multiprocessing
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
 import psycopg2
 
@@ -149,7 +150,7 @@ def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, inc
                 conn=pipe.conn, archive=pipe.archive, crawler=pipe.crawler, run_id=run_id,
                 schedule=ScheduleSettings(timedelta(seconds=settings.poll_min_interval),
                                           timedelta(seconds=settings.poll_max_interval)),
-                per_domain_delay=settings.per_domain_delay,
+                per_domain_delay=settings.per_domain_delay, max_new_entries=settings.max_new_entries_per_poll,
             ), feeds)
         counts = Counter(feeds_polled=polled.polled, feeds_failed=polled.failed, new_entries=polled.new_entries,
                          bytes_archived=polled.bytes_archived)
@@ -191,25 +192,27 @@ def _run_started_at(conn, run_id: int) -> datetime:
 
 
 def _release_claims(conn) -> None:
-    """Hand back whatever this session still claims; a connection already lost has released them anyway."""
+    """Hand back whatever this session still claims. A connection already lost has released them with its
+    session, so its error is not raised over the one that ended the stage."""
     if conn.closed:
         return
-    conn.rollback()
-    with db.transaction(conn) as cur:
-        store.release_claims(cur)
+    with suppress(*db.CONNECTION_ERRORS):
+        conn.rollback()
+        with db.transaction(conn) as cur:
+            store.release_claims(cur)
 
 
 def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry]) -> Counter:
     clock, counts = StageClock(), Counter()
+    unfetchable = {entry.id: reason for entry in entries if (reason := unfetchable_link(entry.link))}
     with clock.measure("fetch"):
-        pages = _fetch_pages(pipe, [entry for entry in entries if entry.link])
+        pages = _fetch_pages(pipe, [entry for entry in entries if entry.id not in unfetchable])
     fetched, failures = [], []
     for entry in entries:
-        page = pages.get(entry.id)
+        if entry.id in unfetchable:
+            continue
         try:
-            if page is None:
-                raise NoArticleText("entry has no link")
-            result = page.result()
+            result = pages[entry.id].result()
         except FetchError as error:
             failures.append((entry.id, describe_error(error)))
             continue
@@ -225,9 +228,22 @@ def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry])
         store.mark_entries_fetched(cur, fetched)
         for entry_id, error in failures:
             store.record_entry_failure(cur, entry_id, error)
-        counts["articles_failed"] += len(failures)
+        for entry_id, reason in unfetchable.items():
+            store.record_entry_failure(cur, entry_id, reason, final=True)
+        counts["articles_failed"] += len(failures) + len(unfetchable)
         store.add_run_counters(cur, run_id, dict(counts), clock.take())
     return counts
+
+
+def unfetchable_link(link: str | None) -> str | None:
+    """Why an entry's link can never be fetched (no link; not http(s): javascript:, file:, data:, mailto:...),
+    or None. Such an entry fails at once: retrying cannot help."""
+    if not link:
+        return "the entry has no link to fetch"
+    scheme = urlsplit(link).scheme.lower()
+    if scheme not in {"http", "https"} or not urlsplit(link).hostname:
+        return f"not fetched: {scheme or 'relative'}: links are never fetched (only http and https)"
+    return None
 
 
 def _fetch_pages(pipe: Pipeline, entries: list[store.ClaimedEntry]) -> dict[int, Future[PageFetch]]:
@@ -403,16 +419,12 @@ def expire_stale_claims(settings: Settings) -> int:
         return cur.rowcount
 
 
-def abandon_dead_runs(settings: Settings) -> int:
-    """Mark 'abandoned' the running batches whose owning session has ended; returns how many."""
+def abandon_dead_runs(settings: Settings, orchestrated_older_than: timedelta | None = None) -> int:
+    """Mark 'abandoned' the running batches whose owning session has ended, and (given an age) orchestrated
+    batches still running after that long; returns how many. The maintenance DAG calls this; every
+    command-line run does the first part itself."""
     with open_pipeline(settings) as pipe, db.transaction(pipe.conn) as cur:
-        cur.execute(
-            """UPDATE ingest_runs r SET status = 'abandoned', finished_at = now(),
-                      error = 'the worker that ran this batch stopped without finishing it'
-               WHERE r.status = 'running' AND r.airflow_run_id IS NULL AND NOT EXISTS (
-                   SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.owner_pid AND a.backend_start = r.owner_backend_start)"""
-        )
-        return cur.rowcount
+        return store.abandon_dead_runs(cur, orchestrated_older_than)
 
 
 def prune_feed_fetches(settings: Settings, older_than: timedelta) -> int:
