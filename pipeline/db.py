@@ -31,8 +31,10 @@ CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, Databas
 
 
 def lost_connection(error: BaseException) -> bool:
-    """Whether `error` means the connection to Postgres is gone, as opposed to a statement that failed."""
-    return isinstance(error, CONNECTION_ERRORS)
+    """Whether `error` means the connection to Postgres is gone, as opposed to a statement that failed. A server
+    that dies mid-statement surfaces as a bare DatabaseError without an SQLSTATE ("server closed the connection
+    unexpectedly"); every error the server itself reports carries one."""
+    return isinstance(error, CONNECTION_ERRORS) or (isinstance(error, psycopg2.DatabaseError) and error.pgcode is None)
 
 
 def describe_lost_connection(error: BaseException) -> str:
@@ -89,13 +91,18 @@ def connect(database_url: str, patience: float = CONNECT_PATIENCE) -> psycopg2.e
 
 @contextmanager
 def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
-    """A cursor whose work is committed together, or rolled back on any error."""
+    """A cursor whose work is committed together, or rolled back on any error. When the connection was lost,
+    the transaction is gone with it: the error that says so is raised, not the rollback's failure after it."""
     try:
         with conn.cursor() as cur:
             yield cur
         conn.commit()
-    except BaseException:
-        conn.rollback()
+    except BaseException as error:
+        try:
+            conn.rollback()
+        except psycopg2.Error:
+            if not lost_connection(error):
+                raise
         raise
 
 

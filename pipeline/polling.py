@@ -114,6 +114,8 @@ def _record_batch(ctx: PollContext, answers: list[tuple[Feed, PollRequest, datet
             try:
                 poll.record(result)
             except Exception as error:  # one feed's bad answer must not lose the others' records
+                if db.lost_connection(error):
+                    raise  # the database is gone: the run's failure, not this feed's
                 log.exception("recording the poll of %s failed", feed.url)
                 if poll.in_savepoint:
                     cur.execute("ROLLBACK TO SAVEPOINT poll")

@@ -76,13 +76,17 @@ def _record_end(pipe: stages.Pipeline, run_id: int, status: str, error: str) -> 
     try:
         try:
             _finish(pipe.conn, run_id, status, error)
-        except db.CONNECTION_ERRORS:
+        except Exception as failure:
+            if not db.lost_connection(failure):
+                raise
             conn = db.connect(pipe.settings.database_url)
             try:
                 _finish(conn, run_id, status, error)
             finally:
                 conn.close()
-    except db.CONNECTION_ERRORS as failure:
+    except Exception as failure:
+        if not db.lost_connection(failure):
+            raise
         log.warning("batch %s could not be marked %s: %s", run_id, status, db.describe_lost_connection(failure))
 
 

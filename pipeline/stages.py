@@ -14,7 +14,7 @@ import logging
 import multiprocessing
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
@@ -196,10 +196,13 @@ def _release_claims(conn) -> None:
     session, so its error is not raised over the one that ended the stage."""
     if conn.closed:
         return
-    with suppress(*db.CONNECTION_ERRORS):
+    try:
         conn.rollback()
         with db.transaction(conn) as cur:
             store.release_claims(cur)
+    except psycopg2.Error as error:
+        if not db.lost_connection(error):
+            raise
 
 
 def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry]) -> Counter:
@@ -355,9 +358,9 @@ class _ProcessWorker:
         try:
             with db.transaction(self.conn) as cur:
                 return self._store(cur, entry, response)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
-            raise  # the database is gone: that is the run's failure, not this entry's
         except Exception as error:  # one bad page must not stop the batch: record it on the entry
+            if db.lost_connection(error):
+                raise  # the database is gone: that is the run's failure, not this entry's
             log.warning("entry %s (%s) failed: %s", entry.id, entry.link, describe_error(error),
                         exc_info=not isinstance(error, (NoArticleText, PageUnavailable)))
             with db.transaction(self.conn) as cur:

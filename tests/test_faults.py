@@ -43,6 +43,17 @@ def restart_postgres(pgdata: Path) -> None:
     pg_ctl(["-w", "-m", "immediate", "restart"], pgdata=pgdata, user=server.system_user, timeout=60)
 
 
+def stop_postgres(pgdata: Path) -> None:
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=pgserver.get_server(pgdata).system_user, timeout=60)
+
+
+def start_postgres(pgdata: Path) -> None:
+    """Start a stopped server with the options pgserver gave it (its socket in the data folder, no TCP)."""
+    server = pgserver.get_server(pgdata)
+    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {pgdata}", "-l", str(server.log), "start"], pgdata=pgdata,
+           user=server.system_user, timeout=60)
+
+
 def other_database(database_url: str, name: str) -> str:
     """A second, empty and migrated database on the same server, for comparing two histories."""
     conn = db.connect(database_url)
@@ -66,6 +77,13 @@ def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
 
 def feedpipe(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("feedpipe")), *args]
+
+
+def add_feeds(database_url: str, urls: list[str]) -> None:
+    conn = db.connect(database_url)
+    with db.transaction(conn) as cur:
+        cur.executemany("INSERT INTO feeds (url) VALUES (%s)", [(url,) for url in urls])
+    conn.close()
 
 
 def integrity(conn, archive: Path) -> dict[str, int]:
@@ -112,7 +130,7 @@ def test_ten_runs_killed_at_random_moments_then_one_clean_run_equal_an_uninterru
     killed_url, _ = fresh_database(postgres_home)
     feed = site_with_articles(web, 60)
     env = cli_env(tmp_path, killed_url)
-    assert subprocess.run(feedpipe("feeds", "add", feed), env=env, capture_output=True).returncode == 0
+    add_feeds(killed_url, [feed])
     chance = random.Random(12)
     kills = 0
     for _ in range(10):
@@ -128,7 +146,7 @@ def test_ten_runs_killed_at_random_moments_then_one_clean_run_equal_an_uninterru
 
     uninterrupted_url = other_database(killed_url, "uninterrupted")
     other_env = cli_env(tmp_path / "other", uninterrupted_url)
-    assert subprocess.run(feedpipe("feeds", "add", feed), env=other_env, capture_output=True).returncode == 0
+    add_feeds(uninterrupted_url, [feed])
     assert subprocess.run(feedpipe("run", "--all"), env=other_env, capture_output=True, timeout=300).returncode == 0
 
     killed, uninterrupted = db.connect(killed_url), db.connect(uninterrupted_url)
@@ -222,23 +240,23 @@ def test_migrators_killed_at_random_moments_block_no_later_migration(postgres_ho
 
 def test_a_connection_waits_for_a_restarting_server_within_bounds(postgres_home):
     url, pgdata = fresh_database(postgres_home)
-    server = pgserver.get_server(pgdata)
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user, timeout=60)
-    starter = threading.Timer(2.0, lambda: pg_ctl(["-w", "start"], pgdata=pgdata, user=server.system_user, timeout=60))
+    assert f"host={pgdata}" in url  # the socket lives in the data folder, where start_postgres puts it again
+    stop_postgres(pgdata)
+    starter = threading.Timer(2.0, start_postgres, args=(pgdata,))
     starter.start()
     try:
         conn = db.connect(url, patience=30)
     finally:
         starter.join()
     conn.close()
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user, timeout=60)
+    stop_postgres(pgdata)
     started = time.monotonic()
 
     with pytest.raises(db.DatabaseUnavailable, match="cannot reach the database after 2 s"):
         db.connect(url, patience=2)
 
     assert time.monotonic() - started < 5
-    pg_ctl(["-w", "start"], pgdata=pgdata, user=server.system_user, timeout=60)
+    start_postgres(pgdata)
 
 
 @pytest.mark.parametrize("stage", ["poll", "process"])
@@ -252,8 +270,7 @@ def test_postgres_restarted_mid_batch_fails_the_run_in_one_line_and_the_next_run
         web.route(f"/slow/{i}.xml", body=b"<rss version='2.0'><channel><title>s</title></channel></rss>", delay=0.5)
         feeds.append(web.url(f"/slow/{i}.xml", host="127.0.0.2"))
     env = cli_env(tmp_path, url)
-    for feed in feeds:
-        subprocess.run(feedpipe("feeds", "add", feed), env=env, capture_output=True, check=True)
+    add_feeds(url, feeds)
     if stage == "process":
         assert subprocess.run(feedpipe("poll", "--all"), env=env, capture_output=True).returncode == 0
         assert subprocess.run(feedpipe("fetch"), env=env, capture_output=True).returncode == 0
@@ -266,7 +283,7 @@ def test_postgres_restarted_mid_batch_fails_the_run_in_one_line_and_the_next_run
     ended_after = time.monotonic() - started
 
     assert batch.returncode == 1
-    assert "lost the connection to the database" in out + err
+    assert "lost the connection to the database" in out + err, out + err
     assert "Traceback" not in out + err
     conn = db.connect(url)
     with conn.cursor() as cur:
@@ -303,8 +320,7 @@ def wait_for_rows(database_url: str, table: str, timeout: float = 60) -> None:
 def test_two_batches_at_once_load_each_article_once(web, tmp_path, database_url, conn):
     feeds = [site_with_articles(web, 50)]
     env = cli_env(tmp_path, database_url)
-    for feed in feeds:
-        subprocess.run(feedpipe("feeds", "add", feed), env=env, capture_output=True, check=True)
+    add_feeds(database_url, feeds)
 
     batches = [subprocess.Popen(feedpipe("run", "--all"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                for _ in range(2)]

@@ -17,7 +17,7 @@ from pipeline.parse import FeedEntry, FeedParseError, parse_feed
 from pipeline.run import run_steps
 from pipeline.storable import FIELD_CAPS
 from tests.test_batch import city_post_documents, count, settings_for
-from tests.test_faults import CLEAN, cli_env, feedpipe, integrity, record_figure
+from tests.test_faults import CLEAN, add_feeds, cli_env, feedpipe, integrity, record_figure
 
 MIB = 1 << 20
 GOOD_FEED = "/city/rss.xml"
@@ -302,8 +302,7 @@ def test_a_batch_of_every_hostile_feed_loads_the_good_feed_within_bounds(web, tm
     serve_hostile(web)
     serve_good_feed(web)
     env = cli_env(tmp_path, database_url)
-    for path in [*HOSTILE, GOOD_FEED]:
-        subprocess.run(feedpipe("feeds", "add", web.url(path)), env=env, capture_output=True, timeout=120)
+    add_feeds(database_url, [web.url(path) for path in [*HOSTILE, GOOD_FEED]])
     started = time.monotonic()
     batch = subprocess.Popen(feedpipe("run", "--all"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
