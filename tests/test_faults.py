@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import psycopg2
@@ -19,8 +20,10 @@ import pgserver
 from pipeline import db, stages, store
 from pipeline.config import Settings
 from pipeline.run import run_steps
+from tests.conftest import free_port
 from tests.test_batch import count, settings_for
 from tests.test_stages import site_with_articles
+from tests.webserver import Response
 
 FIGURES = Path(os.environ.get("FEEDPIPE_FAULT_FIGURES", "/dev/null"))  # where the suite appends its figures
 
@@ -31,10 +34,13 @@ def record_figure(line: str) -> None:
         out.write(line + "\n")
 
 
-def fresh_database(postgres_home) -> tuple[str, Path]:
-    """An embedded server of its own (so the test may restart it) and its data folder."""
+def fresh_database(postgres_home, migrated: bool = True) -> tuple[str, Path]:
+    """An embedded server of its own (so the test may restart it), and its data folder."""
     home = postgres_home()
-    return db.embedded_database_url(home), home / "pg"
+    url = db.embedded_database_url(home)
+    if migrated:
+        db.migrate(url)
+    return url, home / "pg"
 
 
 def restart_postgres(pgdata: Path) -> None:
@@ -128,15 +134,16 @@ def snapshot(conn) -> tuple[list, list]:
 def test_ten_runs_killed_at_random_moments_then_one_clean_run_equal_an_uninterrupted_run(web, tmp_path,
                                                                                        postgres_home):
     killed_url, _ = fresh_database(postgres_home)
-    feed = site_with_articles(web, 60)
+    feed = site_with_articles(web, 40)
     env = cli_env(tmp_path, killed_url)
     add_feeds(killed_url, [feed])
     chance = random.Random(12)
     kills = 0
-    for _ in range(10):
+    for round_number in range(1, 11):
         run = subprocess.Popen(feedpipe("run", "--all"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-        time.sleep(chance.uniform(0.3, 4.0))
+        wait_for_rows(killed_url, "ingest_runs", at_least=round_number)  # started: it owns a batch
+        time.sleep(chance.uniform(0, 3.0))  # somewhere in poll, fetch, archive, process or load
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             kills += 1
@@ -145,23 +152,22 @@ def test_ten_runs_killed_at_random_moments_then_one_clean_run_equal_an_uninterru
     assert clean.returncode == 0, clean.stderr
 
     uninterrupted_url = other_database(killed_url, "uninterrupted")
-    other_env = cli_env(tmp_path / "other", uninterrupted_url)
     add_feeds(uninterrupted_url, [feed])
+    other_env = cli_env(tmp_path / "other", uninterrupted_url)
     assert subprocess.run(feedpipe("run", "--all"), env=other_env, capture_output=True, timeout=300).returncode == 0
 
     killed, uninterrupted = db.connect(killed_url), db.connect(uninterrupted_url)
     try:
         assert snapshot(killed) == snapshot(uninterrupted)
-        assert len(snapshot(killed)[1]) == 60
+        assert len(snapshot(killed)[1]) == 40
         assert integrity(killed, tmp_path / "archive") == CLEAN
         with killed.cursor() as cur:
-            cur.execute("SELECT count(*) FROM ingest_runs WHERE status = 'running'")
-            assert cur.fetchone()[0] == 0  # every killed run was marked abandoned by the run after it
-            cur.execute("SELECT count(*) FROM ingest_runs WHERE status = 'abandoned'")
-            abandoned = cur.fetchone()[0]
-        assert abandoned == kills
-        record_figure(f"sigkill: 11 runs, {kills} killed, 60/60 articles, abandoned {abandoned}, "
-                      f"integrity {integrity(killed, tmp_path / 'archive')}")
+            cur.execute("SELECT status, count(*) FROM ingest_runs GROUP BY status")
+            statuses = dict(cur.fetchall())
+        assert statuses == {"abandoned": kills, "finished": 11 - kills}  # every killed run abandoned by the next
+        assert kills >= 5
+        record_figure(f"sigkill: 11 runs, {kills} killed mid-run, then clean: 40/40 articles, equal to an "
+                      f"uninterrupted run; {statuses}; integrity {integrity(killed, tmp_path / 'archive')}")
     finally:
         killed.close()
         uninterrupted.close()
@@ -203,7 +209,6 @@ def test_orchestrated_batches_are_abandoned_once_older_than_the_given_age(tmp_pa
 
 def test_a_lock_row_left_by_a_killed_migrator_does_not_block_the_next_migration(postgres_home):
     url, _ = fresh_database(postgres_home)
-    db.migrate(url)
     conn = db.connect(url)
     with db.transaction(conn) as cur:  # what yoyo leaves behind when its process is killed holding the lock
         cur.execute("INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999)")
@@ -220,7 +225,7 @@ def _migrate(url: str) -> None:
 
 
 def test_migrators_killed_at_random_moments_block_no_later_migration(postgres_home):
-    url, _ = fresh_database(postgres_home)
+    url, _ = fresh_database(postgres_home, migrated=False)
     chance = random.Random(3)
     for _ in range(4):
         migrator = multiprocessing.get_context("spawn").Process(target=_migrate, args=(url,))
@@ -263,8 +268,7 @@ def test_a_connection_waits_for_a_restarting_server_within_bounds(postgres_home)
 def test_postgres_restarted_mid_batch_fails_the_run_in_one_line_and_the_next_run_loads_everything(
         web, tmp_path, postgres_home, stage):
     url, pgdata = fresh_database(postgres_home)
-    db.migrate(url)
-    articles = 40 if stage == "poll" else 150
+    articles = 10 if stage == "poll" else 60
     feeds = [site_with_articles(web, articles)]
     for i in range(30):
         web.route(f"/slow/{i}.xml", body=b"<rss version='2.0'><channel><title>s</title></channel></rss>", delay=0.5)
@@ -302,12 +306,12 @@ def test_postgres_restarted_mid_batch_fails_the_run_in_one_line_and_the_next_run
                   f"next run {articles}/{articles}")
 
 
-def wait_for_rows(database_url: str, table: str, timeout: float = 60) -> None:
-    """Wait until the batch has written its first rows to `table`: it is mid-way."""
+def wait_for_rows(database_url: str, table: str, at_least: int = 1, timeout: float = 60) -> None:
+    """Wait until a batch has written `at_least` rows to `table`: it is under way."""
     conn = db.connect(database_url)
     deadline = time.monotonic() + timeout
     try:
-        while count(conn, table) == 0:
+        while count(conn, table) < at_least:
             conn.commit()
             assert time.monotonic() < deadline, f"no {table} row within {timeout} s"
             time.sleep(0.05)
@@ -373,3 +377,111 @@ def test_tables_created_later_are_readable_by_the_reader_role(conn):
         cur.execute("SELECT count(*) FROM later_table")
         assert cur.fetchone()[0] == 0
     conn.rollback()
+
+
+# -- storage down ---------------------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="storage faults are the run's, not the feeds' (issue 10 item 2, the operators "
+                                       "branch) has not landed on main yet")
+def test_s3_down_while_polling_fails_the_run_and_charges_no_feed(web, tmp_path, database_url, conn, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    add_feeds(database_url, [site_with_articles(web, 3)])
+    nothing_listens = f"http://127.0.0.1:{free_port()}"
+    settings = settings_for(tmp_path, database_url, "s3://down/raw", s3_endpoint_url=nothing_listens)
+
+    with pytest.raises(Exception):
+        run_steps(settings, [stages.poll], [])
+
+    with conn.cursor() as cur:
+        cur.execute("SELECT consecutive_failures, failure_score, next_poll_at <= now() FROM feeds")
+        assert cur.fetchall() == [(0, 0.0, True)]
+
+
+def test_s3_down_while_processing_fails_the_run_and_keeps_every_entry_for_the_next(web, tmp_path, database_url, conn,
+                                                                                   s3_bucket, s3_endpoint):
+    add_feeds(database_url, [site_with_articles(web, 5)])
+    up = settings_for(tmp_path, database_url, f"s3://{s3_bucket}/raw", s3_endpoint_url=s3_endpoint)
+    run_steps(up, [stages.poll, stages.fetch], [])
+    down = settings_for(tmp_path, database_url, f"s3://{s3_bucket}/raw", s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
+
+    with pytest.raises(Exception):
+        run_steps(down, [lambda s, run_id: stages.process(s, run_id, workers=1)], [])
+
+    with conn.cursor() as cur:
+        cur.execute("SELECT state, attempts, claimed_by_pid FROM entries")
+        assert set(cur.fetchall()) == {("fetched", 0, None)}
+    conn.commit()
+    assert run_steps(up, [lambda s, run_id: stages.process(s, run_id, workers=1)], []).articles_loaded == 5
+
+
+# -- soak -----------------------------------------------------------------------------------------------------
+
+FEED_FAULTS = ["ok", "ok", "ok", "http-500", "http-404", "garbage", "slow", "empty"]
+PAGE_FAULTS = ["ok", "ok", "ok", "ok", "http-500", "http-404", "garbage"]
+
+
+def faulty_site(web, chance: random.Random, feeds: int, articles: int, injected: list[str]) -> list[str]:
+    """`feeds` feeds over three hosts, each linking `articles` pages; every answer draws a fault at random."""
+    def answer(kind: str, body: bytes, faults: list[str]):
+        def handle(request):
+            fault = chance.choice(faults)
+            injected.append(fault)
+            if fault.startswith("http-"):
+                return Response(int(fault[5:]), b"fault")
+            if fault == "garbage":
+                return Response(200, bytes(chance.getrandbits(8) for _ in range(2000)))
+            if fault == "slow":
+                time.sleep(0.3)
+            if fault == "empty":
+                return Response(200, b"")
+            return Response(200, body, {"Content-Type": kind})
+        return handle
+
+    urls = []
+    for f in range(feeds):
+        host = ("127.0.0.1", "127.0.0.2", "127.0.0.3")[f % 3]
+        items = []
+        for a in range(articles):
+            path = f"/soak/{f}/{a}.html"
+            text = "".join(f"<p>Soak report {f}-{a}: paragraph {p} on the {f * 31 + a} council vote and its aftermath.</p>"
+                           for p in range(4))
+            web.handler(path, answer("text/html", f"<html><body><article><h1>Report {f}-{a}</h1>{text}</article>"
+                                                  f"</body></html>".encode(), PAGE_FAULTS))
+            items.append(f"<item><guid>soak-{f}-{a}</guid><title>Report {f}-{a}</title>"
+                         f"<link>{web.url(path, host=host)}</link></item>")
+        feed = f'<rss version="2.0"><channel><title>F{f}</title>{"".join(items)}</channel></rss>'.encode()
+        web.handler(f"/soak/{f}.xml", answer("application/rss+xml", feed, FEED_FAULTS))
+        urls.append(web.url(f"/soak/{f}.xml", host=host))
+    return urls
+
+
+@pytest.mark.long
+def test_a_soak_with_random_feed_server_faults_keeps_counters_that_add_up(web, tmp_path, database_url, conn):
+    chance, injected = random.Random(2026), []
+    add_feeds(database_url, faulty_site(web, chance, feeds=24, articles=4, injected=injected))
+    settings = settings_for(tmp_path, database_url, per_domain_delay=0.0, process_workers=2)
+    batches = 5
+
+    for _ in range(batches):
+        run_steps(settings, [partial(stages.poll, include_not_due=True), stages.fetch, stages.process], [])
+
+    with conn.cursor() as cur:
+        cur.execute("""SELECT sum(feeds_polled), sum(feeds_failed), sum(new_entries), sum(articles_loaded),
+                              count(*) FILTER (WHERE status = 'finished') FROM ingest_runs""")
+        polled, failed, new, loaded, finished = cur.fetchone()
+        cur.execute("SELECT count(*), count(*) FILTER (WHERE outcome IN ('failed', 'gone')) FROM feed_fetches")
+        fetches, failed_fetches = cur.fetchone()
+        cur.execute("SELECT count(*) FILTER (WHERE state = 'loaded'), count(*) FROM entries")
+        loaded_entries, entries = cur.fetchone()
+    conn.commit()
+    faults = sum(fault != "ok" for fault in injected)
+    assert finished == batches
+    assert (polled, failed, new, loaded) == (fetches, failed_fetches, entries, count(conn, "articles"))
+    assert loaded_entries == count(conn, "articles")  # each page is one article of its own
+    assert integrity(conn, tmp_path / "archive") == CLEAN
+    assert faults > 50
+    record_figure(f"soak: {batches} batches x 24 feeds, {len(injected)} answers, {faults} faults injected; "
+                  f"{fetches} polls ({failed_fetches} failed), {entries} entries, {loaded} articles; "
+                  f"integrity {integrity(conn, tmp_path / 'archive')}")
