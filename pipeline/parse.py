@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin
 
+import charset_normalizer
 import courlan
 import defusedxml
 import defusedxml.ElementTree
-import charset_normalizer
 import feedparser
 
 from pipeline.storable import storable_entry, storable_text
@@ -82,7 +82,10 @@ def parse_feed(body: bytes, url: str) -> ParsedFeed:
         return _storable(parse_json_feed(body, url))
     refuse_entity_declarations(body)
     refuse_entity_attacks(body)
-    return _storable(_parse_xml_feed(in_its_real_encoding(body), url))
+    decoded = in_its_real_encoding(body)
+    if decoded is not body:  # read in another encoding than its label's: check what the parser will see
+        refuse_entity_declarations(decoded)
+    return _storable(_parse_xml_feed(decoded, url))
 
 
 def in_its_real_encoding(body: bytes) -> bytes:

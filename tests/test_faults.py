@@ -322,7 +322,7 @@ def wait_for_rows(database_url: str, table: str, at_least: int = 1, timeout: flo
 # -- batches at once ------------------------------------------------------------------------------------------
 
 def test_two_batches_at_once_load_each_article_once(web, tmp_path, database_url, conn):
-    feeds = [site_with_articles(web, 50)]
+    feeds = [site_with_articles(web, 20)]
     env = cli_env(tmp_path, database_url)
     add_feeds(database_url, feeds)
 
@@ -331,11 +331,11 @@ def test_two_batches_at_once_load_each_article_once(web, tmp_path, database_url,
     results = [batch.communicate(timeout=300) for batch in batches]
 
     assert [batch.returncode for batch in batches] == [0, 0], results
-    assert count(conn, "articles") == 50
+    assert count(conn, "articles") == 20
     assert integrity(conn, tmp_path / "archive") == CLEAN
     with conn.cursor() as cur:
         cur.execute("SELECT state, count(*) FROM entries GROUP BY state")
-        assert cur.fetchall() == [("loaded", 50)]
+        assert cur.fetchall() == [("loaded", 20)]
 
 
 # -- least privilege ------------------------------------------------------------------------------------------
@@ -461,7 +461,8 @@ def faulty_site(web, chance: random.Random, feeds: int, articles: int, injected:
 def test_a_soak_with_random_feed_server_faults_keeps_counters_that_add_up(web, tmp_path, database_url, conn):
     chance, injected = random.Random(2026), []
     add_feeds(database_url, faulty_site(web, chance, feeds=24, articles=4, injected=injected))
-    settings = settings_for(tmp_path, database_url, per_domain_delay=0.0, process_workers=2)
+    settings = settings_for(tmp_path, database_url, (tmp_path / "archive").as_uri(), per_domain_delay=0.0,
+                            process_workers=2)
     batches = 5
 
     for _ in range(batches):
