@@ -270,7 +270,7 @@ def test_postgres_restarted_mid_batch_fails_the_run_in_one_line_and_the_next_run
     url, pgdata = fresh_database(postgres_home)
     articles = 10 if stage == "poll" else 60
     feeds = [site_with_articles(web, articles)]
-    for i in range(30):
+    for i in range(16):
         web.route(f"/slow/{i}.xml", body=b"<rss version='2.0'><channel><title>s</title></channel></rss>", delay=0.5)
         feeds.append(web.url(f"/slow/{i}.xml", host="127.0.0.2"))
     env = cli_env(tmp_path, url)

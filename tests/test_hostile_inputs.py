@@ -321,6 +321,6 @@ def test_a_batch_of_every_hostile_feed_loads_the_good_feed_within_bounds(web, tm
         cur.execute("SELECT count(*) FROM articles WHERE url LIKE %s", (web.url("/city/") + "%",))
         assert cur.fetchone()[0] == 2
     assert integrity(conn, tmp_path / "archive") == CLEAN
-    assert seconds < 90 and peak < 1024 * MIB
+    assert seconds < 180 and peak < 1024 * MIB  # the drip alone holds its slot for the 60 s total timeout
     record_figure(f"hostile batch: {len(HOSTILE)} hostile feeds + 1 good: {seconds:.1f} s, peak {peak / MIB:.0f} MiB, "
                   f"good feed 2/2 articles, {count(conn, 'articles')} articles in all")
