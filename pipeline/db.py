@@ -7,13 +7,14 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 from yoyo import get_backend, read_migrations
 
-from pipeline.config import Settings
+from pipeline.config import ConfigurationError, Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATION_LOCK_KEY = 0x66656564  # "feed": one advisory lock serialises every migrating process
@@ -22,24 +23,26 @@ CONNECT_PATIENCE = 30.0  # seconds to keep trying to reach a database that is re
 log = logging.getLogger(__name__)
 
 
-class DatabaseUnavailable(Exception):
-    """The database could not be reached, or the connection to it was lost; the message says which, in one line."""
+class DatabaseConnectionLost(Exception):
+    """The connection to the database was lost mid-run (server restarted or stopped, network cut); one line."""
 
 
-# What psycopg2 raises when the server went away (restarted, stopped, network cut) or the connection is closed.
-CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, DatabaseUnavailable)
+# A lost connection, a server that stopped, a full disk: faults of the database, never of the data a feed or
+# page sent. They end the run; they are not charged to a feed or an entry.
+DATABASE_FAULTS = (psycopg2.OperationalError, psycopg2.InterfaceError, DatabaseConnectionLost)
 
 
 def lost_connection(error: BaseException) -> bool:
     """Whether `error` means the connection to Postgres is gone, as opposed to a statement that failed. A server
     that dies mid-statement surfaces as a bare DatabaseError without an SQLSTATE ("server closed the connection
     unexpectedly"); every error the server itself reports carries one."""
-    return isinstance(error, CONNECTION_ERRORS) or (isinstance(error, psycopg2.DatabaseError) and error.pgcode is None)
+    return (isinstance(error, (*DATABASE_FAULTS, DatabaseUnavailable))
+            or (isinstance(error, psycopg2.DatabaseError) and error.pgcode is None))
 
 
 def describe_lost_connection(error: BaseException) -> str:
     """One line for a lost connection: the server's own first line of explanation, without the traceback."""
-    if isinstance(error, DatabaseUnavailable):
+    if isinstance(error, DatabaseConnectionLost):
         return str(error)
     return f"lost the connection to the database: {_first_line(error)}"
 
@@ -50,23 +53,39 @@ def _first_line(error: BaseException) -> str:
 psycopg2.extras.register_default_jsonb(globally=True)
 
 
-def embedded_database_url(home: Path) -> str:
+def embedded_database_url(home: Path, keep_running: bool = False) -> str:
     """Start (or join) the embedded PostgreSQL server whose data lives in `home/pg`.
 
     pgserver shares one server between the processes that use the same folder and stops it when the
-    last of them exits, so a CLI run, a test session and a second worker can all point at it."""
+    last of them exits, so a CLI run, a test session and a second worker can all point at it. With
+    `keep_running` this process leaves it running when it exits (`feedpipe db url`, for psql)."""
     pgdata = home / "pg"
-    pgdata.mkdir(parents=True, exist_ok=True)
+    try:
+        pgdata.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(f"FEEDPIPE_HOME (or --home) {home}: expected a folder feedpipe can write to "
+                                 f"({error.strerror})") from error
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # pgserver's platformdirs, harmless
         import pgserver
 
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
     return server.get_uri()
 
 
 def resolve_database_url(settings: Settings) -> str:
     return settings.database_url or embedded_database_url(settings.home)
+
+
+class DatabaseUnavailable(ConfigurationError):
+    """The database cannot be reached, or its URL is not one psycopg2 can use."""
+
+
+def without_password(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def connect(database_url: str, patience: float = CONNECT_PATIENCE) -> psycopg2.extensions.connection:
@@ -77,16 +96,22 @@ def connect(database_url: str, patience: float = CONNECT_PATIENCE) -> psycopg2.e
     while True:
         try:
             conn = psycopg2.connect(database_url)
-            with conn.cursor() as cur:
-                cur.execute("SET TIME ZONE 'UTC'")
-            conn.commit()
-            return conn
+            break
         except psycopg2.OperationalError as error:
             if time.monotonic() + pause > deadline:
-                raise DatabaseUnavailable(f"cannot reach the database after {patience:g} s: {_first_line(error)}") from error
+                raise DatabaseUnavailable(f"cannot connect to the database {without_password(database_url)} "
+                                          f"(FEEDPIPE_DATABASE_URL or --database-url) after {patience:g} s: "
+                                          f"{_first_line(error)}") from error
             log.warning("database not reachable yet, retrying: %s", _first_line(error))
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
+        except psycopg2.Error as error:
+            raise DatabaseUnavailable(f"cannot connect to the database {without_password(database_url)} "
+                                      f"(FEEDPIPE_DATABASE_URL or --database-url): {_first_line(error)}") from error
+    with conn.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+    return conn
 
 
 @contextmanager
