@@ -136,7 +136,8 @@ def print_summary(summary: RunSummary, as_json: bool = False) -> None:
     console.print(
         f"run {summary.run_id}: {summary.feeds_polled} feeds polled, {summary.feeds_failed} failed, "
         f"{summary.new_entries} new entries, {summary.articles_loaded} articles loaded"
-        f" ({summary.articles_failed} failed{joined}), {summary.bytes_archived:,} bytes archived",
+        f" ({summary.articles_failed} failed{joined}), {summary.bytes_archived:,} bytes archived"
+        + (f"; {summary.runs_abandoned} dead earlier run(s) marked abandoned" if summary.runs_abandoned else ""),
         soft_wrap=True, markup=False, highlight=False,
     )
     for url, error in summary.failed_feeds:

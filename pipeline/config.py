@@ -67,6 +67,7 @@ class Settings(BaseSettings):
                                  description="a whole number of processes, 1 or more")
     rules_file: Path | None = Field(None, description="a publisher rules file (default: the bundled "
                                                       "pipeline/rules/publishers.yaml)")
+    max_new_entries_per_poll: int = Field(1000, ge=1, description="a whole number of entries, 1 or more")  # newest first
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

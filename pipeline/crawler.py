@@ -229,7 +229,8 @@ class RequestLoop:
         except Exception as error:  # a bug here must still answer, with an error that crosses the pipe
             answer = (request_id, False, RuntimeError(f"{type(error).__name__}: {error}"))
         holds, self.new_holds = self.new_holds, []
-        conn.send((*answer, holds))
+        with contextlib.suppress(OSError):  # the caller has gone (closed or died): nobody is left to answer
+            conn.send((*answer, holds))
 
     async def _get(self, url: str, max_bytes: int, headers: list[tuple[str, str]] = ()) -> Fetched:
         fetched = await self.fetcher.get(url, max_bytes, headers)

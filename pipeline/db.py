@@ -1,6 +1,8 @@
 """Postgres: connections, the embedded server used when no URL is configured, and migrations."""
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +18,37 @@ from pipeline.config import ConfigurationError, Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATION_LOCK_KEY = 0x66656564  # "feed": one advisory lock serialises every migrating process
+CONNECT_PATIENCE = 30.0  # seconds to keep trying to reach a database that is restarting before giving up
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseConnectionLost(Exception):
+    """The connection to the database was lost mid-run (server restarted or stopped, network cut); one line."""
+
 
 # A lost connection, a server that stopped, a full disk: faults of the database, never of the data a feed or
 # page sent. They end the run; they are not charged to a feed or an entry.
-DATABASE_FAULTS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+DATABASE_FAULTS = (psycopg2.OperationalError, psycopg2.InterfaceError, DatabaseConnectionLost)
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether `error` means the connection to Postgres is gone, as opposed to a statement that failed. A server
+    that dies mid-statement surfaces as a bare DatabaseError without an SQLSTATE ("server closed the connection
+    unexpectedly"); every error the server itself reports carries one."""
+    return (isinstance(error, (*DATABASE_FAULTS, DatabaseUnavailable))
+            or (isinstance(error, psycopg2.DatabaseError) and error.pgcode is None))
+
+
+def describe_lost_connection(error: BaseException) -> str:
+    """One line for a lost connection: the server's own first line of explanation, without the traceback."""
+    if isinstance(error, DatabaseConnectionLost):
+        return str(error)
+    return f"lost the connection to the database: {_first_line(error)}"
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 psycopg2.extras.register_default_jsonb(globally=True)
 
@@ -59,13 +88,26 @@ def without_password(database_url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
-def connect(database_url: str) -> psycopg2.extensions.connection:
-    try:
-        conn = psycopg2.connect(database_url)
-    except psycopg2.Error as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DatabaseUnavailable(f"cannot connect to the database {without_password(database_url)} "
-                                  f"(FEEDPIPE_DATABASE_URL or --database-url): {reason}") from error
+def connect(database_url: str, patience: float = CONNECT_PATIENCE) -> psycopg2.extensions.connection:
+    """Connect, retrying for up to `patience` seconds while the server refuses (restarting, starting up, not
+    accepting connections yet); then DatabaseUnavailable with the server's last answer."""
+    deadline = time.monotonic() + patience
+    pause = 0.2
+    while True:
+        try:
+            conn = psycopg2.connect(database_url)
+            break
+        except psycopg2.OperationalError as error:
+            if time.monotonic() + pause > deadline:
+                raise DatabaseUnavailable(f"cannot connect to the database {without_password(database_url)} "
+                                          f"(FEEDPIPE_DATABASE_URL or --database-url) after {patience:g} s: "
+                                          f"{_first_line(error)}") from error
+            log.warning("database not reachable yet, retrying: %s", _first_line(error))
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+        except psycopg2.Error as error:
+            raise DatabaseUnavailable(f"cannot connect to the database {without_password(database_url)} "
+                                      f"(FEEDPIPE_DATABASE_URL or --database-url): {_first_line(error)}") from error
     with conn.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'")
     conn.commit()
@@ -74,13 +116,18 @@ def connect(database_url: str) -> psycopg2.extensions.connection:
 
 @contextmanager
 def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
-    """A cursor whose work is committed together, or rolled back on any error."""
+    """A cursor whose work is committed together, or rolled back on any error. When the connection was lost,
+    the transaction is gone with it: the error that says so is raised, not the rollback's failure after it."""
     try:
         with conn.cursor() as cur:
             yield cur
         conn.commit()
-    except BaseException:
-        conn.rollback()
+    except BaseException as error:
+        try:
+            conn.rollback()
+        except psycopg2.Error:
+            if not lost_connection(error):
+                raise
         raise
 
 
@@ -88,13 +135,17 @@ def migrate(database_url: str) -> list[str]:
     """Apply the migrations in sql/ that this database lacks, each exactly once; returns their ids.
 
     A session-level advisory lock makes concurrent migrators wait for each other, so the second
-    process finds nothing left to apply instead of racing on the same DDL."""
+    process finds nothing left to apply instead of racing on the same DDL. The advisory lock dies with its
+    holder's session, so a migrator killed mid-way blocks nobody. yoyo's own lock (a row in `yoyo_lock`) would
+    outlive a killed holder and make every later run fail with LockTimeout; every feedpipe migrator holds the
+    advisory lock first, so a row found there belongs to a dead process and is removed before yoyo looks."""
     lock_conn = connect(database_url)
     try:
         with lock_conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         backend = get_backend(database_url)
         try:
+            backend.break_lock()
             pending = backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))
             with backend.lock():
                 backend.apply_migrations(pending)

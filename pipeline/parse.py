@@ -1,10 +1,12 @@
 """Parse: the entries of a feed document (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed 1.0/1.1).
 
-XML documents pass through defusedxml first, so entity-expansion bombs and external entities are refused
-before any parser sees them. A well-formed UTF-8 RSS 2.0 or Atom 1.0 feed whose entries fastfeedparser reads
-exactly as feedparser would (see `fast_path_refusal`) is read by fastfeedparser, 60-100x faster; every other
-document goes to feedparser, which reads what it can and reports a defect it worked around (its `bozo` flag) as
-`problem` rather than failing the feed.
+XML documents are refused before any parser sees them when they declare entities (in whatever encoding the
+bytes really are, whatever the XML declaration claims) or fail defusedxml's checks, so entity-expansion bombs
+and external entities are never expanded. A well-formed UTF-8 RSS 2.0 or Atom 1.0 feed whose entries
+fastfeedparser reads exactly as feedparser would (see `fast_path_refusal`) is read by fastfeedparser, 60-100x
+faster; every other document goes to feedparser, which reads what it can and reports a defect it worked around
+(its `bozo` flag) as `problem` rather than failing the feed. Every entry leaves here storable: characters
+Postgres cannot store are stripped and each field is capped (pipeline.storable).
 """
 from __future__ import annotations
 
@@ -18,11 +20,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import charset_normalizer
 import courlan
 import defusedxml
 import defusedxml.ElementTree
 import fastfeedparser
 import feedparser
+
+from pipeline.storable import storable_entry, storable_text
 
 JSON_FEED_VERSION_PREFIX = "https://jsonfeed.org/version/1"
 SY_PERIODS = {"hourly": 1, "daily": 24, "weekly": 24 * 7, "monthly": 24 * 30, "yearly": 24 * 365}
@@ -31,6 +36,9 @@ SY = "{http://purl.org/rss/1.0/modules/syndication/}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 UTF8_DECLARATION = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding=[\"']utf-?8[\"']", re.I)
 ANY_DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding=", re.I)
+ENTITY_DECLARATION = re.compile(r"<!\s*ENTITY", re.IGNORECASE)
+WIDE_ENCODINGS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")  # where ASCII markup has NUL bytes
+XML_DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 
 
 class FeedParseError(Exception):
@@ -83,14 +91,61 @@ def with_link_identity(entry: FeedEntry) -> FeedEntry:
 def parse_feed(body: bytes, url: str) -> ParsedFeed:
     """Read a feed document fetched from `url`; relative links resolve against the document's base."""
     if _looks_like_json(body):
-        return parse_json_feed(body, url)
-    root = refuse_entity_attacks(body)
-    fast = parse_with_fastfeedparser(body, url, root) if root is not None else None
-    return fast or parse_with_feedparser(body, url)
+        return _storable(parse_json_feed(body, url))
+    refuse_entity_declarations(body)
+    decoded = in_its_real_encoding(body)
+    if decoded is not body:  # read in another encoding than its label's: check what the parser will see
+        refuse_entity_declarations(decoded)
+    root = refuse_entity_attacks(decoded)
+    fast = parse_with_fastfeedparser(decoded, url, root) if root is not None else None
+    return _storable(fast or parse_with_feedparser(decoded, url))
+
+
+def in_its_real_encoding(body: bytes) -> bytes:
+    """The document as UTF-8 labelled utf-8 when the encoding it declares (UTF-8 when it declares none) does not
+    decode it cleanly, as detected by charset-normalizer; otherwise unchanged. A cp1251 feed labelled utf-8 would
+    else be read by the parser's fallback (windows-1252) as mojibake."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16/32 byte order mark says it all
+        return body
+    declared = XML_DECLARED_ENCODING.match(body)
+    try:
+        body.decode(declared.group(1).decode("ascii") if declared else "utf-8")
+        return body
+    except (LookupError, UnicodeDecodeError):
+        pass
+    best = charset_normalizer.from_bytes(body).best()
+    if best is None:
+        return body
+    text = str(best)
+    if declared:
+        text = re.sub(r"""(<\?xml[^>]*?\sencoding\s*=\s*["'])[^"']*""", r"\g<1>utf-8", text, count=1)
+    return text.encode("utf-8")
+
+
+def _storable(feed: ParsedFeed) -> ParsedFeed:
+    """Entries fit for Postgres; an item carrying nothing (no link, title or text: what a parser salvages from a
+    cut document) is dropped rather than recorded under an identity made of nothing."""
+    entries = [storable_entry(e) for e in feed.entries if e.link or e.title or e.summary or e.content]
+    return replace(feed, title=storable_text(feed.title, "title"), entries=entries)
 
 
 def _looks_like_json(body: bytes) -> bool:
     return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def refuse_entity_declarations(body: bytes) -> None:
+    """Raise FeedParseError when the document declares entities, read as the bytes really are.
+
+    No feed needs its own entities, and expat trusts the XML declaration's encoding label: a UTF-8 document
+    labelled utf-16 fails defusedxml's check and would then be expanded by a more forgiving parser. So the bytes
+    are searched as ASCII-compatible text, and, when they hold NUL bytes, as each UTF-16/32 byte order at every
+    alignment."""
+    texts = [body.decode("latin-1")]
+    if b"\x00" in body[:4096]:
+        texts += [body[offset:].decode(encoding, errors="ignore")
+                  for encoding in WIDE_ENCODINGS for offset in range(4 if "32" in encoding else 2)]
+    if any(ENTITY_DECLARATION.search(text) for text in texts):
+        raise FeedParseError("refused unsafe XML: the document declares entities (<!ENTITY>)")
 
 
 def refuse_entity_attacks(body: bytes) -> Element | None:

@@ -22,7 +22,7 @@ from pipeline.crawler import THROTTLE_STATUSES, Crawler, PollRequest, PollResult
 from pipeline.domains import apply_stored_domain_state, lease_domains, record_new_holds, record_next_requests
 from pipeline.feeds import Feed, links_already_seen, reappearing_link, update_feed_statement
 from pipeline.fetch import Fetched, FetchError
-from pipeline.parse import FeedParseError, ParsedFeed, canonical_link, parse_feed, with_link_identity
+from pipeline.parse import FeedEntry, FeedParseError, ParsedFeed, canonical_link, parse_feed, with_link_identity
 from pipeline.politeness import registrable_domain, retry_after_until
 from pipeline.schedule import (ScheduleSettings, backoff_delay, clamp, failure_weight, max_age, next_poll_interval,
                                publishing_interval)
@@ -54,6 +54,7 @@ class PollContext:
     schedule: ScheduleSettings
     per_domain_delay: float
     run_id: int | None
+    max_new_entries: int = 1000  # new entries recorded per poll at most, newest first
     counts: PollCounts = field(default_factory=PollCounts)
     on_progress: ProgressCallback | None = None  # called with ("poll", feeds recorded, feeds sent)
 
@@ -123,10 +124,14 @@ def _record_batch(ctx: PollContext, answers: list[tuple[Feed, PollRequest, datet
             except (ArchiveError, *db.DATABASE_FAULTS):  # the run's failure, not the feed's: nothing is recorded
                 raise
             except Exception as error:  # one feed's bad answer must not lose the others' records
+                if db.lost_connection(error):
+                    raise  # the database is gone: the run's failure, not this feed's
                 log.exception("recording the poll of %s failed", feed.url)
                 if poll.in_savepoint:
                     cur.execute("ROLLBACK TO SAVEPOINT poll")
-                FeedPoll(ctx, cur, feed, request, started_at, writes).fail(f"{type(error).__name__}: {error}", 1.0)
+                failed = FeedPoll(ctx, cur, feed, request, started_at, writes)
+                failed.log.update(poll.log)  # the response was received and archived: keep its status and key
+                failed.fail(f"{type(error).__name__}: {error}", 1.0)
         if writes:
             cur.execute(b"; ".join(writes))
 
@@ -152,7 +157,7 @@ class FeedPoll:
         self.in_savepoint = False
         self.now = datetime.now(timezone.utc)
         self.changes: dict[str, object] = {"last_polled_at": started_at}
-        self.log = dict(http_status=None, bytes=0, archive_key=None, problem=None)
+        self.log = dict(http_status=None, bytes=0, archive_key=None, problem=None, skipped=0)
 
     def record(self, result: PollResult) -> None:
         if result.error is not None:
@@ -261,6 +266,7 @@ class FeedPoll:
             finished_at=self.now, http_status=self.log["http_status"], bytes=self.log["bytes"], entries_seen=seen,
             entries_new=new, error=error, raw_archive_key=self.log["archive_key"], outcome=outcome,
             conditional=bool(self.request.etag or self.request.last_modified), problem=self.log["problem"],
+            entries_skipped=self.log["skipped"],
         )
         self.writes.append(update_feed_statement(self._cur, self.feed.id, self.changes))
         self.writes.append(store.feed_fetch_statement(self._cur, fetch))
@@ -328,4 +334,44 @@ class FeedPoll:
         if self.changes.get("entry_identity", self.feed.entry_identity) == "link":
             seen_links = links_already_seen(self.cur, self.feed.id, [e.link for e in entries if e.link])
             entries = [with_link_identity(e) for e in entries if e.link not in seen_links]
-        return len(parsed.entries), store.record_entries(self.cur, self.feed.id, entries)
+        else:
+            entries = self._without_guidless_copies(entries)
+        if len(entries) > self.ctx.max_new_entries:
+            entries = self._newest_new(entries)
+        recorded = store.record_entries(self.cur, self.feed.id, entries)
+        if recorded.rejected:
+            self._note(f"{len(recorded.rejected)} item(s) could not be stored: {recorded.rejected[0]}")
+        return len(parsed.entries), recorded.new
+
+    def _without_guidless_copies(self, entries: list[FeedEntry]) -> list[FeedEntry]:
+        """Leave out items keyed by their link (no GUID of their own) whose link the feed already has under
+        another identity: a truncated or damaged document salvaged without its GUID, not a new item."""
+        guidless = [e.link for e in entries if e.link and e.guid == canonical_link(e.link)]
+        if not guidless:
+            return entries
+        self.cur.execute("SELECT link, guid FROM entries WHERE feed_id = %s AND link = ANY(%s)", (self.feed.id, guidless))
+        known = {link for link, guid in self.cur.fetchall() if guid != canonical_link(link)}
+        return [e for e in entries if not (e.link in known and e.guid == canonical_link(e.link))]
+
+    def _newest_new(self, entries: list[FeedEntry]) -> list[FeedEntry]:
+        """The newest `max_new_entries` of the entries this feed has not recorded yet; the rest are counted as
+        skipped on the poll's row and in its problem."""
+        self.cur.execute("SELECT guid FROM entries WHERE feed_id = %s AND guid = ANY(%s)",
+                         (self.feed.id, [e.guid for e in entries]))
+        known = {row[0] for row in self.cur.fetchall()}
+        new = newest_first([e for e in entries if e.guid not in known])
+        cap = self.ctx.max_new_entries
+        if len(new) > cap:
+            self.log["skipped"] = len(new) - cap
+            self._note(f"{len(new):,} new entries: recorded the newest {cap:,} (FEEDPIPE_MAX_NEW_ENTRIES_PER_POLL)")
+        return new[:cap]
+
+    def _note(self, problem: str) -> None:
+        log.warning("feed %s: %s", self.feed.url, problem)
+        self.log["problem"] = "; ".join(filter(None, [self.log["problem"], problem]))
+
+
+def newest_first(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Dated entries newest first, then undated ones in document order (feeds list their newest first)."""
+    dated = sorted((e for e in entries if e.published_at), key=lambda e: e.published_at, reverse=True)
+    return dated + [e for e in entries if not e.published_at]

@@ -20,6 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterator
+from urllib.parse import urlsplit
+
+import psycopg2
 
 from pipeline import db, dedupe, store
 from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_response, open_archive,
@@ -151,6 +154,7 @@ def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, inc
                 schedule=ScheduleSettings(timedelta(seconds=settings.poll_min_interval),
                                           timedelta(seconds=settings.poll_max_interval)),
                 per_domain_delay=settings.per_domain_delay, on_progress=on_progress,
+                max_new_entries=settings.max_new_entries_per_poll,
             ), feeds)
         counts = Counter(feeds_polled=polled.polled, feeds_failed=polled.failed, new_entries=polled.new_entries,
                          bytes_archived=polled.bytes_archived)
@@ -192,20 +196,26 @@ def _run_started_at(conn, run_id: int) -> datetime:
 
 
 def _release_claims(conn) -> None:
-    """Hand back whatever this session still claims; a connection already lost has released them anyway."""
+    """Hand back whatever this session still claims. A connection already lost has released them with its
+    session, so its error is not raised over the one that ended the stage."""
     if conn.closed:
         return
-    conn.rollback()
-    with db.transaction(conn) as cur:
-        store.release_claims(cur)
+    try:
+        conn.rollback()
+        with db.transaction(conn) as cur:
+            store.release_claims(cur)
+    except psycopg2.Error as error:
+        if not db.lost_connection(error):
+            raise
 
 
 def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry]) -> Counter:
     """Fetch a batch's pages at once, holding their domains' leases against other workers meanwhile, and record
     each page as soon as it is archived, a few at a time, so processing can start on it while the rest arrive.
     A domain that asked us to stay away (429/503 with Retry-After) is held in Postgres for every worker."""
-    totals = _record_fetches(pipe, run_id, [(entry, None) for entry in entries if not entry.link])
-    linked = [entry for entry in entries if entry.link]
+    refused = [(entry.id, reason) for entry in entries if (reason := unfetchable_link(entry.link))]
+    totals = _record_unfetchable(pipe, run_id, refused)
+    linked = [entry for entry in entries if not unfetchable_link(entry.link)]
     domains = {registrable_domain(entry.link) for entry in linked}
     with lease_domains(pipe.conn, domains, wait=True) as leased:
         apply_stored_domain_state(pipe.crawler, leased)
@@ -223,17 +233,15 @@ def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry])
     return totals
 
 
-def _record_fetches(pipe: Pipeline, run_id: int, answers: list[tuple[store.ClaimedEntry, Future | None]]) -> Counter:
+def _record_fetches(pipe: Pipeline, run_id: int, answers: list[tuple[store.ClaimedEntry, Future]]) -> Counter:
     """Archive the answered pages and record them on their entries (state 'fetched'), or count a failed attempt,
     in one transaction."""
     clock, counts = StageClock(), Counter()
     fetched, failures = [], []
     for entry, page in answers:
         try:
-            if page is None:
-                raise NoArticleText("entry has no link")
             result = page.result()
-        except (FetchError, NoArticleText) as error:
+        except FetchError as error:
             failures.append((entry.id, describe_error(error)))
             continue
         with clock.measure("archive"):
@@ -251,6 +259,28 @@ def _record_fetches(pipe: Pipeline, run_id: int, answers: list[tuple[store.Claim
             store.record_entry_failure(cur, entry_id, error)
         store.add_run_counters(cur, run_id, dict(counts), clock.take())
     return counts
+
+
+def unfetchable_link(link: str | None) -> str | None:
+    """Why an entry's link can never be fetched (no link; not http(s): javascript:, file:, data:, mailto:...),
+    or None. Such an entry fails at once: retrying cannot help."""
+    if not link:
+        return "the entry has no link to fetch"
+    scheme = urlsplit(link).scheme.lower()
+    if scheme not in {"http", "https"} or not urlsplit(link).hostname:
+        return f"not fetched: {scheme or 'relative'}: links are never fetched (only http and https)"
+    return None
+
+
+def _record_unfetchable(pipe: Pipeline, run_id: int, refused: list[tuple[int, str]]) -> Counter:
+    """Fail, once and for good, the entries whose links can never be fetched, with the reason."""
+    if not refused:
+        return Counter()
+    with db.transaction(pipe.conn) as cur:
+        for entry_id, reason in refused:
+            store.record_entry_failure(cur, entry_id, reason, final=True)
+        store.add_run_counters(cur, run_id, {"articles_failed": len(refused)}, {})
+    return Counter(articles_failed=len(refused))
 
 
 # -- process and replay -------------------------------------------------------------------------------------
@@ -413,9 +443,9 @@ class _ProcessWorker:
         try:
             with db.transaction(self.conn) as cur:
                 return self._store(cur, entry, response)
-        except db.DATABASE_FAULTS:
-            raise  # the database is gone: that is the run's failure, not this entry's
         except Exception as error:  # one bad page must not stop the batch: record it on the entry
+            if db.lost_connection(error):
+                raise  # the database is gone: that is the run's failure, not this entry's
             log.warning("entry %s (%s) failed: %s", entry.id, entry.link, describe_error(error),
                         exc_info=not isinstance(error, (NoArticleText, PageUnavailable)))
             with db.transaction(self.conn) as cur:
@@ -478,16 +508,12 @@ def expire_stale_claims(settings: Settings) -> int:
         return cur.rowcount
 
 
-def abandon_dead_runs(settings: Settings) -> int:
-    """Mark 'abandoned' the running batches whose owning session has ended; returns how many."""
+def abandon_dead_runs(settings: Settings, orchestrated_older_than: timedelta | None = None) -> int:
+    """Mark 'abandoned' the running batches whose owning session has ended, and (given an age) orchestrated
+    batches still running after that long; returns how many. The maintenance DAG calls this; every
+    command-line run does the first part itself."""
     with open_pipeline(settings) as pipe, db.transaction(pipe.conn) as cur:
-        cur.execute(
-            """UPDATE ingest_runs r SET status = 'abandoned', finished_at = now(),
-                      error = 'the worker that ran this batch stopped without finishing it'
-               WHERE r.status = 'running' AND r.airflow_run_id IS NULL AND NOT EXISTS (
-                   SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.owner_pid AND a.backend_start = r.owner_backend_start)"""
-        )
-        return cur.rowcount
+        return store.abandon_dead_runs(cur, orchestrated_older_than)
 
 
 def prune_feed_fetches(settings: Settings, older_than: timedelta) -> int:

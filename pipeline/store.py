@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import psycopg2
+import psycopg2.errors
 from psycopg2.extras import Json
 
 from pipeline.archive import payload_sha256
 from pipeline.normalize import Article
 from pipeline.parse import FeedEntry
+from pipeline.storable import storable_text
 
 MAX_ARTICLE_ATTEMPTS = 5
 
@@ -62,6 +65,7 @@ class FeedFetch:
     outcome: str | None = None  # new, unchanged, not_modified, failed, deferred, gone
     conditional: bool = False
     problem: str | None = None
+    entries_skipped: int = 0  # new entries left out by the per-poll cap
 
 
 RUN_COUNTERS = ("feeds_polled", "feeds_failed", "new_entries", "pages_fetched", "articles_processed",
@@ -82,6 +86,25 @@ def start_run(cur, airflow_run_id: str | None = None, owned_by_session: bool = T
     return cur.fetchone()[0]
 
 
+def abandon_dead_runs(cur, orchestrated_older_than: timedelta | None = None) -> int:
+    """Mark 'abandoned' the batches still 'running' whose owning session has ended (their worker died), and,
+    given an age, the orchestrator's batches (no owning session: Airflow tasks come and go) started longer ago
+    than that; returns how many."""
+    cur.execute(
+        """UPDATE ingest_runs r SET status = 'abandoned', finished_at = now(),
+                  error = CASE WHEN r.owner_pid IS NULL
+                               THEN 'still running after ' || %(age)s::interval || ': its orchestrator never finished it'
+                               ELSE 'the worker that ran this batch stopped without finishing it' END
+           WHERE r.status = 'running' AND (
+                 (r.owner_pid IS NOT NULL AND NOT EXISTS (
+                      SELECT 1 FROM pg_stat_activity a
+                      WHERE a.pid = r.owner_pid AND a.backend_start = r.owner_backend_start))
+              OR (r.owner_pid IS NULL AND %(age)s::interval IS NOT NULL AND r.started_at < now() - %(age)s::interval))""",
+        {"age": orchestrated_older_than},
+    )
+    return cur.rowcount
+
+
 def finish_run(cur, run_id: int, status: str = "finished", error: str | None = None) -> dict[str, object]:
     """End the batch with `status` (finished, failed, interrupted); returns its counters and stage seconds."""
     cur.execute(
@@ -97,11 +120,12 @@ def feed_fetch_statement(cur, fetch: FeedFetch) -> bytes:
     """The INSERT that logs one poll attempt, ready to be sent together with the feed's state update."""
     return cur.mogrify(
         """INSERT INTO feed_fetches (feed_id, run_id, url, started_at, finished_at, http_status, bytes,
-                                     entries_seen, entries_new, error, raw_archive_key, outcome, conditional, problem)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                     entries_seen, entries_new, error, raw_archive_key, outcome, conditional, problem,
+                                     entries_skipped)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (fetch.feed_id, fetch.run_id, fetch.url, fetch.started_at, fetch.finished_at, fetch.http_status,
-         fetch.bytes, fetch.entries_seen, fetch.entries_new, fetch.error, fetch.raw_archive_key, fetch.outcome,
-         fetch.conditional, fetch.problem),
+         fetch.bytes, fetch.entries_seen, fetch.entries_new, storable_text(fetch.error), fetch.raw_archive_key,
+         fetch.outcome, fetch.conditional, storable_text(fetch.problem), fetch.entries_skipped),
     )
 
 
@@ -110,10 +134,47 @@ def set_feed_title(cur, feed_id: int, title: str | None) -> None:
         cur.execute("UPDATE feeds SET title = %s WHERE id = %s", (title, feed_id))
 
 
-def record_entries(cur, feed_id: int, entries: list[FeedEntry]) -> int:
-    """Insert the entries this feed had not shown before; returns how many were new."""
+@dataclass(frozen=True)
+class RecordedEntries:
+    new: int  # entries inserted
+    rejected: list[str]  # why each entry Postgres refused was refused
+
+
+# Refusals that belong to one entry's values (a character or size Postgres cannot take), not to the database.
+ENTRY_REFUSALS = (ValueError, psycopg2.DataError, psycopg2.IntegrityError, psycopg2.errors.ProgramLimitExceeded)
+
+
+def record_entries(cur, feed_id: int, entries: list[FeedEntry]) -> RecordedEntries:
+    """Insert the entries this feed had not shown before, all in one statement. When Postgres refuses that
+    statement for one entry's values, each entry is inserted on its own, so one bad item costs only itself."""
     if not entries:
-        return 0
+        return RecordedEntries(0, [])
+    try:
+        return RecordedEntries(_insert_in_savepoint(cur, feed_id, entries), [])
+    except ENTRY_REFUSALS:
+        pass
+    new, rejected = 0, []
+    for entry in entries:
+        try:
+            new += _insert_in_savepoint(cur, feed_id, [entry])
+        except ENTRY_REFUSALS as error:
+            rejected.append(f"{entry.guid[:80]!r}: {str(error).splitlines()[0]}")
+    return RecordedEntries(new, rejected)
+
+
+def _insert_in_savepoint(cur, feed_id: int, entries: list[FeedEntry]) -> int:
+    cur.execute("SAVEPOINT entries")
+    try:
+        new = _insert_entries(cur, feed_id, entries)
+    except ENTRY_REFUSALS:
+        cur.execute("ROLLBACK TO SAVEPOINT entries")
+        raise
+    finally:
+        cur.execute("RELEASE SAVEPOINT entries")
+    return new
+
+
+def _insert_entries(cur, feed_id: int, entries: list[FeedEntry]) -> int:
     columns = list(zip(*[(e.guid, e.link, e.title, e.summary, e.content, e.published_at) for e in entries]))
     cur.execute(
         """INSERT INTO entries (feed_id, guid, link, title, summary, content, published_at)
@@ -191,14 +252,14 @@ def mark_entries_fetched(cur, fetched: list[tuple[int, str, int, datetime]]) -> 
     )
 
 
-def record_entry_failure(cur, entry_id: int, error: str) -> None:
-    """Count a failed attempt; after MAX_ARTICLE_ATTEMPTS the entry is marked failed, never deleted. A failed
-    entry goes back to 'pending', so the next batch fetches its page again."""
+def record_entry_failure(cur, entry_id: int, error: str, final: bool = False) -> None:
+    """Count a failed attempt; after MAX_ARTICLE_ATTEMPTS (at once when `final`: retrying cannot help) the entry
+    is marked failed, never deleted. Otherwise it goes back to 'pending', so the next batch fetches it again."""
     cur.execute(
         f"""UPDATE entries SET attempts = attempts + 1, last_error = %s, last_attempt_at = now(), {RELEASE_CLAIM},
-                  state = CASE WHEN attempts + 1 >= %s THEN 'failed' ELSE 'pending' END
+                  state = CASE WHEN %s OR attempts + 1 >= %s THEN 'failed' ELSE 'pending' END
             WHERE id = %s""",
-        (error, MAX_ARTICLE_ATTEMPTS, entry_id),
+        (storable_text(error), final, MAX_ARTICLE_ATTEMPTS, entry_id),
     )
 
 
