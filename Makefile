@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP_INSTALL) -e '.[test,bench]'
+	$(PIP_INSTALL) -e '.[test,bench,airflow]'
 	touch $@
 
 install: $(VENV)/.installed
