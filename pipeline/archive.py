@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 import boto3
 import botocore.config
 import botocore.exceptions
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -72,14 +73,27 @@ class LocalArchive:
         return self._path(key).read_bytes()
 
 
+@dataclass(frozen=True)
+class S3Credentials:
+    access_key_id: str
+    secret_access_key: str
+    region: str | None = None
+
+
 class S3Archive:
-    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
+                 credentials: S3Credentials | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        given = {}
+        if credentials:
+            given = {"aws_access_key_id": credentials.access_key_id,
+                     "aws_secret_access_key": credentials.secret_access_key, "region_name": credentials.region}
         self.client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
             config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
+            **given,
         )
 
     def _object_key(self, key: str) -> str:
@@ -103,13 +117,14 @@ class S3Archive:
         return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"].read()
 
 
-def open_archive(archive_url: str, s3_endpoint_url: str | None = None) -> Archive:
-    """`s3://bucket/prefix` or `file:///path`."""
+def open_archive(archive_url: str, s3_endpoint_url: str | None = None,
+                 credentials: S3Credentials | None = None) -> Archive:
+    """`s3://bucket/prefix` or `file:///path`; without `credentials`, S3 uses boto3's own credential chain."""
     parsed = urlparse(archive_url)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise ArchiveUrlError(f"archive URL {archive_url!r} names no bucket")
-        return S3Archive(parsed.netloc, parsed.path, s3_endpoint_url)
+        return S3Archive(parsed.netloc, parsed.path, s3_endpoint_url, credentials)
     if parsed.scheme == "file":
         return LocalArchive(Path(unquote(parsed.path)))
     raise ArchiveUrlError(f"archive URL {archive_url!r}: use s3://bucket/prefix or file:///path")
@@ -148,3 +163,31 @@ def archive_response(archive: Archive, kind: str, response: RawResponse) -> Arch
     data = warc_record_bytes(response)
     archive.put(key, data)
     return ArchivedRecord(key, len(data))
+
+
+class ArchiveRecordError(ValueError):
+    """An archived object that is not the WARC response record feedpipe wrote."""
+
+
+def read_response(archive: Archive, key: str) -> RawResponse:
+    """The response archived at `key`: its URL, status, headers, payload (the bytes that were served) and time."""
+    for record in ArchiveIterator(io.BytesIO(archive.get(key))):
+        if record.rec_type != "response":
+            continue
+        status_line = record.http_headers.get_statuscode()
+        reason = record.http_headers.statusline.partition(" ")[2]
+        return RawResponse(
+            url=record.rec_headers.get_header("WARC-Target-URI"),
+            status=int(status_line),
+            reason=reason or "",
+            headers=[(name, value) for name, value in record.http_headers.headers if name.lower() != "content-length"],
+            body=record.content_stream().read(),
+            fetched_at=datetime.strptime(record.rec_headers.get_header("WARC-Date"), "%Y-%m-%dT%H:%M:%SZ")
+            .replace(tzinfo=timezone.utc),
+        )
+    raise ArchiveRecordError(f"archive object {key} holds no WARC response record")
+
+
+def payload_sha256(key: str) -> str:
+    """The payload digest a content-addressed key names."""
+    return key.rsplit("/", 1)[-1].split(".", 1)[0]

@@ -12,6 +12,7 @@ import lxml.html
 from pipeline.clean import RuleSet, clean_page, load_rules, publisher_domain
 from pipeline.extract import ExtractedPage, extract_html, extract_text, read_document
 from pipeline.normalize import Article, normalize_article
+from pipeline.timing import StageClock
 
 # A page that answers these will not come back: the feed's own text is all there is to load.
 PAGE_GONE_STATUSES = frozenset({404, 410})
@@ -33,24 +34,29 @@ def article_from_document(
     fallback_html: str | None = None,
     rules: RuleSet | None = None,
     learned: Collection[str] = frozenset(),
+    clock: StageClock | None = None,
 ) -> Article:
     """Extract, clean and normalize one document (HTML or plain text, gzipped or not).
 
     When the page yields no text, the feed's own content (`fallback_html`) stands in for it. `learned`
     holds the publisher's learned boilerplate lines (pipeline.learned.learned_lines)."""
     rules = rules or load_rules()
+    clock = clock or StageClock()
     page = ExtractedPage(title=None, paragraphs=[])
-    if body.strip():
-        document = read_document(body)
-        if document.is_html:
-            publisher_rules = rules.for_url(url)
-            page = extract_html(document.text, url, publisher_rules.drop_selectors if publisher_rules else ())
-        else:
-            page = extract_text(document.text)
-    if not page.paragraphs and fallback_html:
-        page.paragraphs = paragraphs_of_fragment(fallback_html)
-    cleaned = clean_page(page, url=url, rules=rules, learned=learned)
-    return normalize_article(cleaned, url, fallback_published, publisher=publisher_domain(url))
+    with clock.measure("extract"):
+        if body.strip():
+            document = read_document(body)
+            if document.is_html:
+                publisher_rules = rules.for_url(url)
+                page = extract_html(document.text, url, publisher_rules.drop_selectors if publisher_rules else ())
+            else:
+                page = extract_text(document.text)
+        if not page.paragraphs and fallback_html:
+            page.paragraphs = paragraphs_of_fragment(fallback_html)
+    with clock.measure("clean"):
+        cleaned = clean_page(page, url=url, rules=rules, learned=learned)
+    with clock.measure("normalize"):
+        return normalize_article(cleaned, url, fallback_published, publisher=publisher_domain(url))
 
 
 def article_from_response(
@@ -64,6 +70,7 @@ def article_from_response(
     fallback_published: datetime | None = None,
     rules: RuleSet | None = None,
     learned: Collection[str] = frozenset(),
+    clock: StageClock | None = None,
 ) -> Article:
     """The article of one fetched page, with the page-gone policy: a page answering 404/410 is loaded from
     the feed's own text when the feed carries one; any other HTTP error raises PageUnavailable."""
@@ -72,7 +79,8 @@ def article_from_response(
     elif status >= 400:
         raise PageUnavailable(f"HTTP {status} {reason}".strip())
     article = article_from_document(
-        body, url, fallback_published=fallback_published, fallback_html=feed_text, rules=rules, learned=learned
+        body, url, fallback_published=fallback_published, fallback_html=feed_text, rules=rules, learned=learned,
+        clock=clock,
     )
     if not article.paragraphs:
         raise NoArticleText("no article text in the page or the feed entry")

@@ -19,7 +19,8 @@ from pipeline.config import Settings
 from pipeline.extract import UnreadableDocument
 from pipeline.normalize import Article
 from pipeline.article import article_from_document
-from pipeline.run import RunSummary, open_pipeline, run_batch
+from pipeline.run import RunSummary, run_batch
+from pipeline.stages import open_pipeline
 from pipeline.sample_site import serve_sample
 
 app = typer.Typer(help="Ingest syndicated news into Postgres.", no_args_is_help=True, add_completion=False)
@@ -114,7 +115,7 @@ def feeds_add(
 ) -> None:
     """Register a feed; given a web page, find its feed through <link rel="alternate"> autodiscovery."""
     settings = settings_from(database_url=database_url, home=home, allow_private_addresses=allow_private_addresses)
-    with open_pipeline(settings) as pipe:
+    with open_pipeline(settings, crawl=True) as pipe:
         try:
             found = registry.discover_feed(pipe.crawler, url)
         except registry.FeedDiscoveryError as error:
@@ -235,16 +236,16 @@ def demo(
         console.print(f"serving {len(site.feeds)} sample feeds at {site.base_url}", soft_wrap=True)
         first = run_batch(settings, feeds_file)
         print_summary(first)
-        print_articles(settings, first.article_ids)
+        print_articles(settings, first.run_id)
         console.print("the same batch again, every feed polled:")
         print_summary(run_batch(settings, feeds_file, poll_all=True))
     console.print(f"data: {settings.database_url or settings.home / 'pg'}; raw archive: {settings.effective_archive_url}",
                   soft_wrap=True)
 
 
-def print_articles(settings: Settings, article_ids: list[int]) -> None:
+def print_articles(settings: Settings, run_id: int) -> None:
     with open_pipeline(settings) as pipe, pipe.conn.cursor() as cur:
-        rows = store.article_overview(cur, article_ids)
+        rows = store.article_overview(cur, run_id)
     table = Table(title="Articles loaded", show_lines=False)
     for column in ("story", "publisher", "headline", "words", "dateline", "wire"):
         table.add_column(column, overflow="fold")

@@ -26,6 +26,11 @@ class Settings:
     poll_min_interval: float = 300.0  # seconds; the adaptive poll interval stays within min and max
     poll_max_interval: float = 21600.0
     respect_robots: bool = True  # article pages only; feeds are published to be polled
+    process_workers: int = os.cpu_count() or 1  # processes that extract, clean and load articles at once
+    rules_file: Path | None = None  # publisher rules to use instead of the bundled pipeline/rules/publishers.yaml
+    s3_access_key_id: str | None = None  # S3 credentials given directly (Airflow's aws connection); unset:
+    s3_secret_access_key: str | None = None  # boto3's own chain (AWS_* variables, a profile, an instance role)
+    s3_region: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -44,6 +49,11 @@ class Settings:
             poll_min_interval=float(env.get("FEEDPIPE_POLL_MIN_INTERVAL") or 300),
             poll_max_interval=float(env.get("FEEDPIPE_POLL_MAX_INTERVAL") or 21600),
             respect_robots=not _flag(env.get("FEEDPIPE_IGNORE_ROBOTS")),
+            process_workers=int(env.get("FEEDPIPE_PROCESS_WORKERS") or os.cpu_count() or 1),
+            rules_file=Path(env["FEEDPIPE_RULES_FILE"]) if env.get("FEEDPIPE_RULES_FILE") else None,
+            s3_access_key_id=env.get("FEEDPIPE_S3_ACCESS_KEY_ID") or None,
+            s3_secret_access_key=env.get("FEEDPIPE_S3_SECRET_ACCESS_KEY") or None,
+            s3_region=env.get("FEEDPIPE_S3_REGION") or None,
         )
 
     def with_overrides(self, **overrides: object) -> "Settings":

@@ -7,7 +7,6 @@ announces with <link rel="alternate">.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,6 @@ from pipeline.parse import FeedParseError, parse_feed
 
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
               "application/rdf+xml", "text/xml", "application/xml"}
-DOMAIN_LOCK_SPACE = 0x706F6C6C  # "poll": advisory locks (space, hashtext(domain)) lease a domain to one worker
 
 
 class FeedListError(ValueError):
@@ -259,68 +257,6 @@ def reappearing_link(cur, feed_id: int, guids_by_link: dict[str, str]) -> tuple[
         (list(guids_by_link), list(guids_by_link.values()), feed_id),
     )
     return cur.fetchone()
-
-
-# -- domains shared by workers -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DomainState:
-    domain: str
-    hold_until: datetime | None
-    next_request_at: datetime | None
-
-
-@contextmanager
-def lease_domains(conn, domains: Iterable[str], wait: bool = False) -> Iterator[list[DomainState]]:
-    """Lease domains for this worker (session advisory locks), yielding their stored state; released on exit.
-
-    Without `wait`, the domains another worker holds are left out: that worker polls their feeds. With `wait`,
-    every domain is leased, waiting for other workers to let go; the locks are taken in sorted order, so two
-    waiting workers cannot deadlock."""
-    domains = sorted(set(domains))
-    with conn.cursor() as cur:
-        if wait:
-            for domain in domains:
-                cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (DOMAIN_LOCK_SPACE, domain))
-        cur.execute(
-            """SELECT d.domain, f.hold_until, f.next_request_at
-               FROM unnest(%s::text[]) AS d (domain)
-               LEFT JOIN fetch_domains f ON f.domain = d.domain
-               WHERE CASE WHEN %s THEN true ELSE pg_try_advisory_lock(%s, hashtext(d.domain)) END
-               ORDER BY d.domain""",
-            (domains, wait, DOMAIN_LOCK_SPACE),
-        )
-        leased = [DomainState(*row) for row in cur.fetchall()]
-    conn.commit()
-    try:
-        yield leased
-    finally:
-        conn.rollback()
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT pg_advisory_unlock(%s, hashtext(d)) FROM unnest(%s::text[]) AS d",
-                (DOMAIN_LOCK_SPACE, [state.domain for state in leased]),
-            )
-        conn.commit()
-
-
-def record_domain_hold(cur, domain: str, until: datetime, reason: str) -> None:
-    cur.execute(
-        """INSERT INTO fetch_domains (domain, hold_until, hold_reason) VALUES (%s, %s, %s)
-           ON CONFLICT (domain) DO UPDATE SET hold_until = GREATEST(fetch_domains.hold_until, EXCLUDED.hold_until),
-               hold_reason = EXCLUDED.hold_reason, updated_at = now()""",
-        (domain, until, reason),
-    )
-
-
-def record_next_requests(cur, domains: list[str], delay_seconds: float) -> None:
-    """After a worker's last request to these domains: the next may start `delay_seconds` from now."""
-    cur.execute(
-        """INSERT INTO fetch_domains (domain, next_request_at)
-           SELECT d, now() + make_interval(secs => %s) FROM unnest(%s::text[]) AS d
-           ON CONFLICT (domain) DO UPDATE SET next_request_at = EXCLUDED.next_request_at, updated_at = now()""",
-        (delay_seconds, domains),
-    )
 
 
 # -- adding one feed ------------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from typing import Iterator
 from pipeline import db, store
 from pipeline.archive import Archive, RawResponse, archive_response
 from pipeline.crawler import THROTTLE_STATUSES, Crawler, PollRequest, PollResult
-from pipeline.feeds import (DomainState, Feed, lease_domains, links_already_seen, reappearing_link, record_domain_hold,
-                            record_next_requests, update_feed_statement)
+from pipeline.domains import apply_stored_domain_state, lease_domains, record_new_holds, record_next_requests
+from pipeline.feeds import Feed, links_already_seen, reappearing_link, update_feed_statement
 from pipeline.fetch import Fetched, FetchError
 from pipeline.parse import FeedParseError, ParsedFeed, canonical_link, parse_feed, with_link_identity
 from pipeline.politeness import registrable_domain, retry_after_until
@@ -82,15 +82,6 @@ def poll_feeds(ctx: PollContext, feeds: list[Feed]) -> PollCounts:
     return ctx.counts
 
 
-def apply_stored_domain_state(crawler: Crawler, leased: list[DomainState]) -> None:
-    """Carry the holds and earliest request times that earlier runs stored into this crawler's budget."""
-    for state in leased:
-        if state.hold_until:
-            crawler.hold(state.domain, state.hold_until)
-        if state.next_request_at:
-            crawler.not_before(state.domain, state.next_request_at)
-
-
 def _as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future]]:
     """Futures as they finish, gathered for up to BATCH_WINDOW seconds so one commit covers many answers."""
     finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
@@ -114,8 +105,7 @@ def _record_batch(ctx: PollContext, answers: list[tuple[Feed, PollRequest, datet
     sent together for the whole batch in one round trip; a feed that reads or writes entries does so inside
     savepoint `poll`, so its failure is recorded without losing the others."""
     with db.transaction(ctx.conn) as cur:
-        for hold in ctx.crawler.take_new_holds():
-            record_domain_hold(cur, hold.domain, hold.until, hold.reason)
+        record_new_holds(cur, ctx.crawler)
         writes: list[bytes] = []
         for feed, request, started_at, result in answers:
             ctx.counts.polled += 1
