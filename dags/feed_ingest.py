@@ -84,25 +84,25 @@ def feed_ingest():
         """One number per fetch and process task to run (param `slots`)."""
         return list(range(get_current_context()["params"]["slots"]))
 
-    @task(pool=HTTP_POOL, map_index_template="{{ shard_label }}")
+    @task(pool=HTTP_POOL, map_index_template="{{ shard_label }}",
+          doc_md="Poll one shard's feeds and record their new entries.")
     def poll(batch_id: int, feed_ids: list[int]) -> dict[str, int]:
-        """Poll one shard's feeds and record their new entries."""
         from pipeline import stages
         context = get_current_context()
         context["shard_label"] = shard_label(feed_ids)
         return stages.poll(feedpipe_settings(), batch_id, feed_ids=feed_ids,
                            include_not_due=context["params"]["include_not_due"])
 
-    @task(pool=HTTP_POOL, map_index_template="slot {{ slot_label }}", trigger_rule=TriggerRule.NONE_FAILED)
+    @task(pool=HTTP_POOL, map_index_template="slot {{ slot_label }}", trigger_rule=TriggerRule.NONE_FAILED,
+          doc_md="Claim pending entries until none is left, fetch their pages and archive every response.")
     def fetch(batch_id: int, slot: int) -> dict[str, int]:
-        """Claim pending entries until none is left, fetch their pages and archive every response."""
         from pipeline import stages
         get_current_context()["slot_label"] = slot
         return stages.fetch(feedpipe_settings(), batch_id)
 
-    @task(outlets=[ARTICLES], map_index_template="slot {{ slot_label }}", trigger_rule=TriggerRule.NONE_FAILED)
+    @task(outlets=[ARTICLES], map_index_template="slot {{ slot_label }}", trigger_rule=TriggerRule.NONE_FAILED,
+          doc_md="Claim fetched entries until none is left and turn each archived page into a stored article.")
     def process(batch_id: int, slot: int) -> dict[str, int]:
-        """Claim fetched entries until none is left and turn each archived page into a stored article."""
         from pipeline import stages
         get_current_context()["slot_label"] = slot
         return stages.process(feedpipe_settings(), batch_id)
