@@ -42,9 +42,12 @@ def shard_label(feed_ids: list[int]) -> str:
     return f"{len(feed_ids)} feeds from #{min(feed_ids)}" if feed_ids else "no feeds"
 
 
-def counters_table(counters: dict[str, int]) -> str:
-    width = max((len(name) for name in counters), default=0)
-    return "\n".join(f"{name:<{width}}  {value:>12,}" for name, value in counters.items())
+def counters_table(counters: dict) -> str:
+    """The batch's counters, then its seconds per stage, one aligned line each."""
+    rows = [(name, f"{value:,}") for name, value in counters.items() if name != "stage_seconds"]
+    rows += [(f"seconds {stage}", f"{seconds:,.1f}") for stage, seconds in counters.get("stage_seconds", {}).items()]
+    width = max((len(name) for name, _ in rows), default=0)
+    return "\n".join(f"{name:<{width}}  {value:>12}" for name, value in rows)
 
 
 @dag(
@@ -140,7 +143,7 @@ def feed_ingest():
     )
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
-    def summary() -> dict[str, int]:
+    def summary() -> dict:
         """Close the batch (failed when any step failed), log its counters as a table and return them."""
         from pipeline import stages
         context = get_current_context()

@@ -31,10 +31,16 @@ def libpq_url(url) -> str:
 
     The hook names its psycopg 3 driver in the scheme, and a Unix socket folder given as host (the
     embedded server's) cannot stand in a URL's host part: libpq takes it as the `host` parameter."""
-    url = url.set(drivername="postgresql")
-    if url.host and url.host.startswith("/"):
-        url = url.set(host=None).update_query_dict({"host": url.host})
-    return url.render_as_string(hide_password=False)
+    from urllib.parse import quote, urlencode
+
+    from sqlalchemy.engine import URL
+
+    socket_folder = url.host if url.host and url.host.startswith("/") else None
+    plain = URL.create("postgresql", username=url.username, password=url.password,
+                       host=None if socket_folder else url.host, port=url.port, database=url.database)
+    query = dict(url.query) | ({"host": socket_folder} if socket_folder else {})
+    rendered = plain.render_as_string(hide_password=False)
+    return f"{rendered}?{urlencode(query, quote_via=quote)}" if query else rendered  # libpq reads no '+' as space
 
 
 def archive_url(conn_type: str, extra: dict) -> str:

@@ -54,4 +54,5 @@ def airflow_environment(airflow_home: Path, **settings: str) -> dict[str, str]:
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # the consumer reacts to asset events from the start
     } | settings

@@ -3,8 +3,8 @@ dag.test() against the embedded Postgres, the moto S3 server and the local sampl
 from __future__ import annotations
 
 import json
-import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -60,6 +60,18 @@ def dag_bag(airflow_home: Path):
     return BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, known_pools={"default_pool", "feedpipe_http"})
 
 
+@pytest.fixture
+def without_retries(dag_bag) -> Iterator[None]:
+    """A failing task fails the test at once instead of after minutes of backoff."""
+    tasks = [task for dag in dag_bag.dags.values() for task in dag.tasks]
+    retries = [task.retries for task in tasks]
+    for task in tasks:
+        task.retries = 0
+    yield
+    for task, count in zip(tasks, retries):
+        task.retries = count
+
+
 def test_every_dag_parses_without_database_or_network_work_at_import(tmp_path: Path):
     env = airflow_environment(tmp_path, AIRFLOW_CONN_FEEDPIPE_POSTGRES="postgres://nobody@127.0.0.1:1/none",
                               AIRFLOW_CONN_FEEDPIPE_ARCHIVE="aws://?endpoint_url=http%3A%2F%2F127.0.0.1%3A1")
@@ -110,3 +122,96 @@ def test_the_other_dags_are_scheduled_as_designed(dag_bag):
                                           "refresh_statistics", "feed_health"}
     assert maintenance.params["retention_days"] == 90
     assert [asset.name for asset in consumer.schedule] == ["feedpipe_articles"]
+
+
+@pytest.fixture
+def sample_feeds(conn, tmp_path: Path) -> Iterator[None]:
+    """The bundled sample served on 127.0.0.1, its feeds registered."""
+    with serve_sample() as site:
+        feeds_file = tmp_path / "feeds.yaml"
+        site.write_feeds_yaml(feeds_file)
+        with db.transaction(conn) as cur:
+            register_feeds(cur, load_feed_list(feeds_file))
+        yield
+
+
+@pytest.fixture
+def ingest_environment(airflow_home: Path, database_url: str, s3_endpoint: str, s3_bucket: str, feedpipe_home: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> str:
+    """The connections and settings the tasks read; returns the archive bucket."""
+    for name, value in feedpipe_environment(feedpipe_home, database_url, s3_endpoint, s3_bucket).items():
+        monkeypatch.setenv(name, value)
+    return s3_bucket
+
+
+def task_states(run) -> dict[str, str]:
+    """Each task's state in a run; a mapped task's is its worst instance's."""
+    states: dict[str, str] = {}
+    for ti in run.get_task_instances():
+        if states.get(ti.task_id) != "failed":
+            states[ti.task_id] = ti.state
+    return states
+
+
+def queued_asset_runs(dag_id: str) -> int:
+    from airflow import settings
+    from airflow.models.asset import AssetDagRunQueue
+
+    with settings.Session() as session:
+        return session.query(AssetDagRunQueue).filter(AssetDagRunQueue.target_dag_id == dag_id).count()
+
+
+def test_feed_ingest_loads_the_sample_once_and_the_consumer_runs_on_its_asset_event(
+        dag_bag, without_retries, ingest_environment: str, sample_feeds, conn, s3_endpoint: str):
+    feed_ingest = dag_bag.dags["feed_ingest"]
+
+    started = time.perf_counter()
+    first = feed_ingest.test()
+    print(f"feed_ingest dag.test(): {time.perf_counter() - started:.1f} s")
+
+    assert first.state == "success", task_states(first)
+    assert set(task_states(first).values()) == {"success"}
+    with conn.cursor() as cur:
+        cur.execute("""SELECT count(*), count(story_id), count(raw_archive_key),
+                              count(*) FILTER (WHERE airflow_run_id = %s) FROM articles""", (first.run_id,))
+        articles, with_story, with_archive_key, written_by_run = cur.fetchone()
+        cur.execute("SELECT count(*) FROM stories")
+        stories = cur.fetchone()[0]
+        cur.execute("SELECT status, articles_loaded, airflow_run_id FROM ingest_runs")
+        batches = cur.fetchall()
+    assert articles > 0 and with_story == with_archive_key == written_by_run == articles
+    assert 0 < stories < articles  # the wire story's copies share one
+    assert batches == [("finished", articles, first.run_id)]
+    archived = boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=ingest_environment, Prefix="raw/pages/")
+    assert archived["KeyCount"] >= articles
+    assert queued_asset_runs("example_consumer") == 1
+
+    consumer = dag_bag.dags["example_consumer"].test()
+    assert consumer.state == "success", task_states(consumer)
+
+    second = feed_ingest.test(run_conf={"include_not_due": True})
+    assert second.state == "success", task_states(second)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM articles")
+        assert cur.fetchone()[0] == articles
+        cur.execute("SELECT status, feeds_polled, new_entries, articles_loaded FROM ingest_runs WHERE airflow_run_id = %s",
+                    (second.run_id,))
+        assert cur.fetchone() == ("finished", 4, 0, 0)
+
+
+def test_a_known_boilerplate_marker_in_new_bodies_fails_the_check_and_the_run(
+        dag_bag, without_retries, ingest_environment: str, sample_feeds, conn):
+    with db.transaction(conn) as cur:  # every English body has it: as if boilerplate had slipped through cleaning
+        cur.execute("INSERT INTO boilerplate_markers (marker) VALUES ('the')")
+    try:
+        run = dag_bag.dags["feed_ingest"].test()
+    finally:
+        with db.transaction(conn) as cur:
+            cur.execute("DELETE FROM boilerplate_markers WHERE marker = 'the'")
+
+    assert run.state == "failed"
+    states = task_states(run)
+    assert (states["check_run"], states["check_articles"], states["summary"]) == ("failed", "success", "failed")
+    with conn.cursor() as cur:
+        cur.execute("SELECT status, error FROM ingest_runs")
+        assert cur.fetchall() == [("failed", "failed tasks: check_run")]
