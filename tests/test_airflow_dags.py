@@ -3,19 +3,23 @@ dag.test() against the embedded Postgres, the moto S3 server and the local sampl
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
 import boto3
+import psycopg2.extensions
 import pytest
+import yaml
 
 from pipeline import db
 from pipeline.feeds import load_feed_list, register_feeds
 from pipeline.sample_site import serve_sample
-from tests.airflow_support import AIRFLOW, DAGS, airflow_environment, feedpipe_environment
+from tests.airflow_support import AIRFLOW, DAGS, REPO, airflow_environment, feedpipe_environment
 
 DAG_IDS = ["example_consumer", "feed_ingest", "feed_maintenance", "feed_reprocess"]
 
@@ -70,6 +74,42 @@ def without_retries(dag_bag) -> Iterator[None]:
     yield
     for task, count in zip(tasks, retries):
         task.retries = count
+
+
+@pytest.fixture(scope="module")
+def common(airflow_home: Path):
+    """dags/feedpipe_common.py, imported as the DAG files import it (the DAG folder is on sys.path)."""
+    sys.path.insert(0, str(DAGS))
+    import feedpipe_common
+
+    yield feedpipe_common
+    sys.path.remove(str(DAGS))
+
+
+def test_a_postgres_connection_becomes_a_psycopg2_url_with_its_password(common):
+    from sqlalchemy.engine import URL
+
+    url = URL.create("postgresql+psycopg", username="feedpipe", password="s3cret", host="db", port=5432,
+                     database="news")
+
+    assert common.libpq_url(url) == "postgresql://feedpipe:s3cret@db:5432/news"
+
+
+def test_a_socket_folder_as_host_becomes_libpqs_host_parameter(common):
+    from sqlalchemy.engine import URL
+
+    url = URL.create("postgresql+psycopg", username="postgres", host="/tmp/feedpipe home/pg", database="postgres")
+
+    assert psycopg2.extensions.parse_dsn(common.libpq_url(url)) == {
+        "user": "postgres", "dbname": "postgres", "host": "/tmp/feedpipe home/pg"}
+
+
+def test_the_archive_is_an_aws_connections_bucket_or_an_fs_connections_folder(common, tmp_path: Path):
+    assert common.archive_url("aws", {"service_config": {"s3": {"bucket_name": "news-raw"}}}) == "s3://news-raw"
+    assert common.archive_url("fs", {"path": str(tmp_path)}) == tmp_path.as_uri()
+    for conn_type, extra in [("aws", {}), ("http", {"path": "/x"})]:
+        with pytest.raises(ValueError, match="feedpipe_archive"):
+            common.archive_url(conn_type, extra)
 
 
 def test_every_dag_parses_without_database_or_network_work_at_import(tmp_path: Path):
@@ -215,3 +255,51 @@ def test_a_known_boilerplate_marker_in_new_bodies_fails_the_check_and_the_run(
     with conn.cursor() as cur:
         cur.execute("SELECT status, error FROM ingest_runs")
         assert cur.fetchall() == [("failed", "failed tasks: check_run")]
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` when the Compose plugin is there, else a standalone `docker-compose` (the airflow extra
+    installs one beside this interpreter), else None."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    standalone = shutil.which("docker-compose", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return [standalone] if standalone else None
+
+
+def test_docker_compose_config_accepts_the_compose_file():
+    command = compose_command()
+    if command is None:
+        pytest.skip("no docker compose here")
+
+    checked = subprocess.run([*command, "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_compose_provisions_the_connections_pool_and_bucket_the_dags_use(dag_bag, common):
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    init_script = "\n".join(compose["services"]["airflow-init"]["command"])
+    connections = json.loads((REPO / "docker" / "connections.json").read_text())
+    pools_used = {task.pool for dag in dag_bag.dags.values() for task in dag.tasks}
+    conn_ids_used = {task.conn_id for dag in dag_bag.dags.values() for task in dag.tasks if hasattr(task, "conn_id")}
+
+    assert "./docker:/opt/feedpipe/docker:ro" in compose["services"]["airflow-init"]["volumes"]
+    assert "airflow connections import /opt/feedpipe/docker/connections.json --overwrite" in init_script
+    assert set(connections) == {common.POSTGRES_CONN_ID, common.ARCHIVE_CONN_ID} >= conn_ids_used
+    assert f"airflow pools set {common.HTTP_POOL} " in init_script
+    assert pools_used == {"default_pool", common.HTTP_POOL}
+    bucket = connections[common.ARCHIVE_CONN_ID]["extra"]["service_config"]["s3"]["bucket_name"]
+    assert compose["services"]["minio-init"]["entrypoint"][-1] == f"archive/{bucket}"
+    database = connections[common.POSTGRES_CONN_ID]
+    assert f"CREATE DATABASE {database['schema']} OWNER {database['login']};" in (
+        REPO / "docker" / "feedpipe-db.sql").read_text()
+
+
+def test_the_consumer_is_scheduled_on_the_asset_the_ingest_and_replay_update(dag_bag, common):
+    producers = {dag_id: {asset.name for task in dag_bag.dags[dag_id].tasks for asset in task.outlets}
+                 for dag_id in ("feed_ingest", "feed_reprocess")}
+
+    assert producers == {"feed_ingest": {common.ARTICLES.name}, "feed_reprocess": {common.ARTICLES.name}}
+    assert list(dag_bag.dags["example_consumer"].schedule) == [common.ARTICLES]
