@@ -17,9 +17,8 @@ import pytest
 import yaml
 
 from pipeline import db
-from pipeline.feeds import load_feed_list, register_feeds
-from pipeline.sample_site import serve_sample
 from tests.airflow_support import AIRFLOW, DAGS, REPO, airflow_environment, feedpipe_environment
+from tests.airflow_support import sample_feeds  # noqa: F401  (a fixture)
 
 DAG_IDS = ["example_consumer", "feed_ingest", "feed_maintenance", "feed_reprocess"]
 
@@ -162,17 +161,6 @@ def test_the_other_dags_are_scheduled_as_designed(dag_bag):
                                           "refresh_statistics", "feed_health"}
     assert maintenance.params["retention_days"] == 90
     assert [asset.name for asset in consumer.schedule] == ["feedpipe_articles"]
-
-
-@pytest.fixture
-def sample_feeds(conn, tmp_path: Path) -> Iterator[None]:
-    """The bundled sample served on 127.0.0.1, its feeds registered."""
-    with serve_sample() as site:
-        feeds_file = tmp_path / "feeds.yaml"
-        site.write_feeds_yaml(feeds_file)
-        with db.transaction(conn) as cur:
-            register_feeds(cur, load_feed_list(feeds_file))
-        yield
 
 
 @pytest.fixture
