@@ -16,7 +16,8 @@ wrote carry this Airflow run id):
    and returns them (XCom `return_value`, or `counters` when the run failed).
 
 Params: `max_shards` (poll parallelism), `slots` (fetch and process parallelism), `include_not_due` (poll
-every enabled feed). The schedule is `FEEDPIPE_INGEST_SCHEDULE` (cron, default every 15 minutes).
+every enabled feed). The schedule is `FEEDPIPE_INGEST_SCHEDULE` (cron, default every 15 minutes; empty: runs
+only when triggered).
 """
 from __future__ import annotations
 
@@ -27,13 +28,13 @@ from datetime import datetime, timezone
 from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator, SQLTableCheckOperator
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
-from feedpipe_common import ARTICLES, HTTP_POOL, POSTGRES_CONN_ID, TASK_DEFAULTS, feedpipe_settings
+from feedpipe_common import ARTICLES, HTTP_POOL, POSTGRES_CONN_ID, TASK_DEFAULTS, feedpipe_settings, spawnable_main
 
 # Tasks import pipeline.stages when they run: it loads trafilatura and the rest, which would slow every parse.
 
 log = logging.getLogger(__name__)
 
-SCHEDULE = os.environ.get("FEEDPIPE_INGEST_SCHEDULE", "*/15 * * * *")
+SCHEDULE = os.environ.get("FEEDPIPE_INGEST_SCHEDULE", "*/15 * * * *") or None  # empty: triggered runs only
 BATCH_ID = "{{ ti.xcom_pull(task_ids='plan', key='batch_id') }}"
 FAILED_STATES = {"failed", "upstream_failed"}
 
@@ -93,22 +94,25 @@ def feed_ingest():
         from pipeline import stages
         context = get_current_context()
         context["shard_label"] = shard_label(feed_ids)
-        return stages.poll(feedpipe_settings(), batch_id, feed_ids=feed_ids,
-                           include_not_due=context["params"]["include_not_due"])
+        with spawnable_main():
+            return stages.poll(feedpipe_settings(), batch_id, feed_ids=feed_ids,
+                               include_not_due=context["params"]["include_not_due"])
 
     @task(pool=HTTP_POOL, map_index_template="slot {{ slot_label }}", trigger_rule=TriggerRule.NONE_FAILED,
           doc_md="Claim pending entries until none is left, fetch their pages and archive every response.")
     def fetch(batch_id: int, slot: int) -> dict[str, int]:
         from pipeline import stages
         get_current_context()["slot_label"] = slot
-        return stages.fetch(feedpipe_settings(), batch_id)
+        with spawnable_main():
+            return stages.fetch(feedpipe_settings(), batch_id)
 
     @task(outlets=[ARTICLES], map_index_template="slot {{ slot_label }}", trigger_rule=TriggerRule.NONE_FAILED,
           doc_md="Claim fetched entries until none is left and turn each archived page into a stored article.")
     def process(batch_id: int, slot: int) -> dict[str, int]:
         from pipeline import stages
         get_current_context()["slot_label"] = slot
-        return stages.process(feedpipe_settings(), batch_id)
+        with spawnable_main():
+            return stages.process(feedpipe_settings(), batch_id)
 
     check_articles = SQLColumnCheckOperator(
         task_id="check_articles",

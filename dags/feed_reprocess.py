@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from feedpipe_common import ARTICLES, TASK_DEFAULTS, feedpipe_settings
+from feedpipe_common import ARTICLES, TASK_DEFAULTS, feedpipe_settings, spawnable_main
 
 # Tasks import pipeline.stages when they run: it loads trafilatura and the rest, which would slow every parse.
 
@@ -50,8 +50,9 @@ def feed_reprocess():
         """Replay the selected archived pages through processing; no network."""
         from pipeline import stages
         params = get_current_context()["params"]
-        return stages.reprocess(feedpipe_settings(), since=moment(params["since"]), until=moment(params["until"]),
-                                feed=params["feed"] or None, publisher=params["publisher"] or None)
+        with spawnable_main():
+            return stages.reprocess(feedpipe_settings(), since=moment(params["since"]), until=moment(params["until"]),
+                                    feed=params["feed"] or None, publisher=params["publisher"] or None)
 
     reprocess()
 

@@ -6,8 +6,11 @@ The library stays free of Airflow: the providers' hooks read the connections her
 """
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Iterator
 
 from airflow.sdk import Asset
 
@@ -78,3 +81,19 @@ def feedpipe_settings() -> Settings:
         s3_secret_access_key=credentials.secret_key,
         s3_region=s3.region_name,
     )
+
+
+@contextmanager
+def spawnable_main() -> Iterator[None]:
+    """Let the library spawn processes (the crawler, process workers) from a task process.
+
+    A spawned child re-runs its parent's `__main__` script unless that module is importable by name. In a task
+    process `__main__` is the `airflow` script, and importing Airflow there fails (a task process may not reach
+    the metadata database), so the script's path is hidden from multiprocessing while the stage runs."""
+    main = sys.modules["__main__"]
+    script = main.__dict__.pop("__file__", None) if getattr(main, "__spec__", None) is None else None
+    try:
+        yield
+    finally:
+        if script is not None:
+            main.__file__ = script
