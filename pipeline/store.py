@@ -68,14 +68,16 @@ RUN_COUNTERS = ("feeds_polled", "feeds_failed", "new_entries", "pages_fetched", 
                 "articles_loaded", "articles_failed", "bytes_archived")
 
 
-def start_run(cur, airflow_run_id: str | None = None) -> int:
-    """A new batch, owned by this session: when the session is gone and the run still says 'running', it was
-    abandoned."""
+def start_run(cur, airflow_run_id: str | None = None, owned_by_session: bool = True) -> int:
+    """A new batch. When owned by this session (a command-line run holds its connection throughout), the batch
+    was abandoned if the session is gone while it still says 'running'; an orchestrator's batch (Airflow: its
+    tasks come and go) is owned by no session."""
     cur.execute(
         """INSERT INTO ingest_runs (airflow_run_id, owner_pid, owner_backend_start)
-           SELECT %s, pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()
+           SELECT %s, pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid() AND %s
+           UNION ALL SELECT %s, NULL, NULL WHERE NOT %s
            RETURNING id""",
-        (airflow_run_id,),
+        (airflow_run_id, owned_by_session, airflow_run_id, owned_by_session),
     )
     return cur.fetchone()[0]
 
@@ -326,3 +328,26 @@ def article_overview(cur, run_id: int) -> list[ArticleOverview]:
         (run_id,),
     )
     return [ArticleOverview(*row) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a batch's summary names beyond its counters."""
+
+    failed_feeds: list[tuple[str, str]]  # (feed URL, why)
+    failed_entries: list[tuple[str, str]]  # (link, why), entries whose attempt in this batch failed
+    entries_joined_known_article: int  # entries loaded onto an article another entry had brought
+
+
+def run_report(cur, run_id: int) -> RunReport:
+    cur.execute("""SELECT url, error FROM feed_fetches WHERE run_id = %s AND outcome IN ('failed', 'gone')
+                   ORDER BY id""", (run_id,))
+    failed_feeds = [tuple(row) for row in cur.fetchall()]
+    cur.execute("""SELECT COALESCE(e.link, e.guid), e.last_error FROM entries e, ingest_runs r
+                   WHERE r.id = %s AND e.last_error IS NOT NULL AND e.state <> 'loaded'
+                     AND e.last_attempt_at >= r.started_at
+                   ORDER BY e.id""", (run_id,))
+    failed_entries = [tuple(row) for row in cur.fetchall()]
+    cur.execute("""SELECT count(*) FROM entries e JOIN articles a ON a.id = e.article_id
+                   WHERE e.processed_run_id = %s AND a.entry_id IS DISTINCT FROM e.id""", (run_id,))
+    return RunReport(failed_feeds, failed_entries, cur.fetchone()[0])
