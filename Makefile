@@ -5,20 +5,24 @@ BIN := $(VENV)/bin
 # Versions verified together; regenerate with `make constraints` after changing dependencies.
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test eval bench install constraints clean
+.PHONY: demo airflow test eval bench install constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP_INSTALL) -e '.[test,bench]'
+	$(PIP_INSTALL) -e '.[test,bench,airflow]'
 	touch $@
 
 install: $(VENV)/.installed
 
 demo: install
 	FEEDPIPE_HOME=$(CURDIR)/.feedpipe $(BIN)/feedpipe demo
+
+# The DAGs in `airflow standalone` on the embedded Postgres and the local archive, state in .feedpipe/ (Ctrl-C stops).
+airflow: install
+	FEEDPIPE_HOME=$${FEEDPIPE_HOME:-$(CURDIR)/.feedpipe} $(BIN)/python scripts/airflow_standalone.py
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: install
