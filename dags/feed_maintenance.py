@@ -2,7 +2,8 @@
 ### feed_maintenance: daily housekeeping
 
 - **expire_stale_claims** releases entries claimed by workers whose database session has ended.
-- **abandon_dead_runs** marks 'abandoned' the batches whose worker stopped without finishing them.
+- **abandon_dead_runs** marks 'abandoned' the batches whose worker stopped without finishing them, and the
+  Airflow batches still running after `abandon_after_hours`.
 - **prune_feed_fetches** deletes poll log rows older than `retention_days`.
 - **refresh_statistics** runs ANALYZE on feedpipe's tables once the pruning is done.
 - **feed_health** logs one line per feed (last success, last error, failures) and returns how many feeds are
@@ -36,7 +37,9 @@ def health_counts(feeds: list[dict]) -> dict[str, int]:
     catchup=False,
     max_active_runs=1,
     default_args=TASK_DEFAULTS,
-    params={"retention_days": Param(90, type="integer", minimum=1, description="days of feed_fetches kept")},
+    params={"retention_days": Param(90, type="integer", minimum=1, description="days of feed_fetches kept"),
+            "abandon_after_hours": Param(24, type="integer", minimum=1,
+                                         description="an Airflow batch still running after this long is abandoned")},
     doc_md=__doc__,
     tags=["feedpipe"],
 )
@@ -49,7 +52,8 @@ def feed_maintenance():
     @task
     def abandon_dead_runs() -> int:
         from pipeline import stages
-        return stages.abandon_dead_runs(feedpipe_settings())
+        hours = get_current_context()["params"]["abandon_after_hours"]
+        return stages.abandon_dead_runs(feedpipe_settings(), orchestrated_older_than=timedelta(hours=hours))
 
     @task
     def prune_feed_fetches() -> int:

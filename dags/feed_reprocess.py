@@ -49,10 +49,19 @@ def feed_reprocess():
     def reprocess() -> dict[str, int]:
         """Replay the selected archived pages through processing; no network."""
         from pipeline import stages
-        params = get_current_context()["params"]
-        with spawnable_main():
-            return stages.reprocess(feedpipe_settings(), since=moment(params["since"]), until=moment(params["until"]),
-                                    feed=params["feed"] or None, publisher=params["publisher"] or None)
+        context = get_current_context()
+        params, settings = context["params"], feedpipe_settings()
+        batch_id = stages.start_run(settings, airflow_run_id=context["run_id"])
+        try:
+            with spawnable_main():
+                counts = stages.reprocess(settings, batch_id, since=moment(params["since"]),
+                                          until=moment(params["until"]), feed=params["feed"] or None,
+                                          publisher=params["publisher"] or None)
+        except Exception as error:
+            stages.finish_run(settings, batch_id, error=stages.describe_error(error))
+            raise
+        stages.finish_run(settings, batch_id)
+        return {"batch_id": batch_id, **counts}
 
     reprocess()
 
