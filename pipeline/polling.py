@@ -80,7 +80,7 @@ def poll_feeds(ctx: PollContext, feeds: list[Feed]) -> PollCounts:
                 request = poll_request(feed, now)
                 pending[ctx.crawler.poll(request)] = (feed, request, datetime.now(timezone.utc))
         recorded = 0
-        for done in _as_completed_batches(pending):
+        for done in as_completed_batches(pending):
             _record_batch(ctx, [(*pending[future], future.result()) for future in done])
             recorded += len(done)
             if ctx.on_progress:
@@ -90,7 +90,7 @@ def poll_feeds(ctx: PollContext, feeds: list[Feed]) -> PollCounts:
     return ctx.counts
 
 
-def _as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future]]:
+def as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future]]:
     """Futures as they finish, gathered for up to BATCH_WINDOW seconds so one commit covers many answers."""
     finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
     for future in futures:

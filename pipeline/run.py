@@ -42,17 +42,8 @@ def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool
     each stage has come (total None while not known)."""
     specs = load_feed_list(feeds_file) if feeds_file else []
     steps = [partial(stages.poll, include_not_due=poll_all, on_progress=on_progress),
-             partial(stages.fetch, on_progress=on_progress), partial(_process, on_progress=on_progress)]
+             partial(stages.fetch_and_process, on_progress=on_progress)]
     return run_steps(settings, steps, specs)
-
-
-def _process(settings: Settings, run_id: int, on_progress: stages.ProgressCallback | None) -> dict:
-    """The process stage, its progress told when its worker pool is done (workers report no finer)."""
-    counts = stages.process(settings, run_id)
-    if on_progress:
-        processed = counts.get("articles_processed", 0)
-        on_progress("process", processed, processed)
-    return counts
 
 
 def run_steps(settings: Settings, steps: Sequence[Step], feeds: Sequence[FeedSpec] = ()) -> RunSummary:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import time
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,13 +27,13 @@ from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_respo
 from pipeline.article import NoArticleText, PageUnavailable, article_from_response
 from pipeline.clean import RuleSet, load_rules, publisher_domain
 from pipeline.config import Settings
-from pipeline.crawler import Crawler, PageFetch
+from pipeline.crawler import Crawler
 from pipeline.domains import apply_stored_domain_state, lease_domains, record_new_holds, record_next_requests
 from pipeline.feeds import due_feeds
 from pipeline.fetch import FetchError, FetchPolicy
 from pipeline.learned import learned_lines, record_article_lines
 from pipeline.parse import FeedParseError
-from pipeline.polling import PollContext, ProgressCallback, poll_feeds
+from pipeline.polling import PollContext, ProgressCallback, as_completed_batches, poll_feeds
 from pipeline.politeness import BudgetSettings, registrable_domain
 from pipeline.schedule import ScheduleSettings
 from pipeline.timing import StageClock
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 FETCH_BATCH_SIZE = 50  # entries claimed, and their pages fetched at once, per round
 PROCESS_CHUNK_SIZE = 10  # entries a process worker claims at a time: small, so workers share the tail evenly
+FOLLOW_INTERVAL = 0.2  # seconds a process worker waits for more pages while its batch is still fetching
+FETCH_LOCK_SPACE = 0x66657463  # "fetc": advisory lock (space, run id) held while a batch is fetching
 
 
 @dataclass
@@ -198,17 +201,39 @@ def _release_claims(conn) -> None:
 
 
 def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry]) -> Counter:
+    """Fetch a batch's pages at once, holding their domains' leases against other workers meanwhile, and record
+    each page as soon as it is archived, a few at a time, so processing can start on it while the rest arrive.
+    A domain that asked us to stay away (429/503 with Retry-After) is held in Postgres for every worker."""
+    totals = _record_fetches(pipe, run_id, [(entry, None) for entry in entries if not entry.link])
+    linked = [entry for entry in entries if entry.link]
+    domains = {registrable_domain(entry.link) for entry in linked}
+    with lease_domains(pipe.conn, domains, wait=True) as leased:
+        apply_stored_domain_state(pipe.crawler, leased)
+        started, recording = time.perf_counter(), 0.0
+        pages = {pipe.crawler.fetch_page(entry.link): entry for entry in linked}
+        for done in as_completed_batches(pages):
+            recording_started = time.perf_counter()
+            totals.update(_record_fetches(pipe, run_id, [(pages[page], page) for page in done]))
+            recording += time.perf_counter() - recording_started
+        with db.transaction(pipe.conn) as cur:
+            record_new_holds(cur, pipe.crawler)
+            record_next_requests(cur, sorted(domains), pipe.settings.per_domain_delay)
+            waiting = time.perf_counter() - started - recording  # the time the batch waited for the network
+            store.add_run_counters(cur, run_id, {}, {"fetch": waiting})
+    return totals
+
+
+def _record_fetches(pipe: Pipeline, run_id: int, answers: list[tuple[store.ClaimedEntry, Future | None]]) -> Counter:
+    """Archive the answered pages and record them on their entries (state 'fetched'), or count a failed attempt,
+    in one transaction."""
     clock, counts = StageClock(), Counter()
-    with clock.measure("fetch"):
-        pages = _fetch_pages(pipe, [entry for entry in entries if entry.link])
     fetched, failures = [], []
-    for entry in entries:
-        page = pages.get(entry.id)
+    for entry, page in answers:
         try:
             if page is None:
                 raise NoArticleText("entry has no link")
             result = page.result()
-        except FetchError as error:
+        except (FetchError, NoArticleText) as error:
             failures.append((entry.id, describe_error(error)))
             continue
         with clock.measure("archive"):
@@ -219,27 +244,13 @@ def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry])
         counts["bytes_archived"] += record.bytes_written
         counts["pages_fetched"] += 1
         fetched.append((entry.id, record.key, response.status, response.fetched_at))
+    counts["articles_failed"] += len(failures)
     with db.transaction(pipe.conn) as cur:
         store.mark_entries_fetched(cur, fetched)
         for entry_id, error in failures:
             store.record_entry_failure(cur, entry_id, error)
-        counts["articles_failed"] += len(failures)
         store.add_run_counters(cur, run_id, dict(counts), clock.take())
     return counts
-
-
-def _fetch_pages(pipe: Pipeline, entries: list[store.ClaimedEntry]) -> dict[int, Future[PageFetch]]:
-    """Fetch the entries' pages concurrently, holding their domains' leases against other workers meanwhile;
-    a domain that asked us to stay away (429/503 with Retry-After) is held in Postgres for every worker."""
-    domains = {registrable_domain(entry.link) for entry in entries}
-    with lease_domains(pipe.conn, domains, wait=True) as leased:
-        apply_stored_domain_state(pipe.crawler, leased)
-        pages = {entry.id: pipe.crawler.fetch_page(entry.link) for entry in entries}
-        wait(pages.values())
-        with db.transaction(pipe.conn) as cur:
-            record_new_holds(cur, pipe.crawler)
-            record_next_requests(cur, sorted(domains), pipe.settings.per_domain_delay)
-    return pages
 
 
 # -- process and replay -------------------------------------------------------------------------------------
@@ -256,8 +267,48 @@ class ProcessJob:
 def process(settings: Settings, run_id: int, workers: int | None = None) -> dict:
     """Process fetched entries until none is left: read each response back from the archive, extract → clean →
     normalize, store, and put the article into its story. Runs `workers` processes (settings.process_workers by
-    default); each claims small chunks of entries, so memory stays flat whatever the batch size."""
+    default); each claims small chunks of entries, so memory stays flat whatever the batch size. While the
+    batch is still fetching (`fetch_and_process`), workers wait for more pages instead of stopping."""
     return _run_workers(ProcessJob(_resolved(settings), run_id), workers or settings.process_workers)
+
+
+def fetch_and_process(settings: Settings, run_id: int, workers: int | None = None,
+                      on_progress: ProgressCallback | None = None) -> dict:
+    """Fetch and process at once: the process workers take each page as soon as it is archived, so the CPU
+    work overlaps the network's waiting (with a per-domain delay, fetching is mostly waiting).
+
+    While the fetch runs, a Postgres session holds a shared advisory lock on the batch (FETCH_LOCK_SPACE, run id);
+    process workers that find nothing to claim keep waiting as long as someone holds it. If this process dies,
+    its session and lock go with it and the workers finish what was fetched."""
+    settings = _resolved(settings)
+    signal_conn = db.connect(settings.database_url)
+    signal_conn.autocommit = True
+    try:
+        with signal_conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock_shared(%s, %s)", (FETCH_LOCK_SPACE, _lock_id(run_id)))
+        with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetching:
+            fetched = fetching.submit(fetch, settings, run_id, on_progress)
+            fetched.add_done_callback(lambda _: signal_conn.close())
+            processed = process(settings, run_id, workers)
+            if on_progress:
+                on_progress("process", processed.get("articles_processed", 0), processed.get("articles_processed", 0))
+            return {**fetched.result(), **processed}
+    finally:
+        signal_conn.close()
+
+
+def _lock_id(run_id: int) -> int:
+    return run_id % 2**31
+
+
+def _still_fetching(conn, run_id: int) -> bool:
+    with db.transaction(conn) as cur:
+        cur.execute(
+            """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                              AND classid = %s AND objid = %s AND objsubid = 2)""",
+            (FETCH_LOCK_SPACE, _lock_id(run_id)),
+        )
+        return cur.fetchone()[0]
 
 
 def reprocess(
@@ -322,6 +373,9 @@ def process_worker(job: ProcessJob) -> Counter:
             with db.transaction(conn) as cur:
                 entries = (store.claim_entries_to_replay(cur, job.run_id, job.replay, PROCESS_CHUNK_SIZE) if job.replay
                            else store.claim_entries_to_process(cur, PROCESS_CHUNK_SIZE))
+            if not entries and not job.replay and _still_fetching(conn, job.run_id):
+                time.sleep(FOLLOW_INTERVAL)
+                continue
             if not entries:
                 if totals:
                     totals["busy_workers"] = 1
