@@ -198,6 +198,9 @@ class RequestLoop:
         loop.add_reader(conn.fileno(), self._receive, conn, closing)
         await closing.wait()
         loop.remove_reader(conn.fileno())
+        for task in self.tasks:  # requests still in flight when the caller stops (interrupted): nobody awaits them
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.fetcher.aclose()
         conn.close()
 
