@@ -27,16 +27,23 @@ class RunSummary:
     bytes_archived: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
     details: dict[str, int] = field(default_factory=dict)  # counters a stage returns beyond the batch's own
+    failed_feeds: list[tuple[str, str]] = field(default_factory=list)  # (feed URL, why) for each feed that failed
+    failed_entries: list[tuple[str, str]] = field(default_factory=list)  # (link, why) for each entry that failed
+    entries_joined_known_article: int = 0  # entries whose article was already stored (another feed's copy)
 
 
 Step = Callable[[Settings, int], dict]  # a stage called with the batch id, returning its counters
 
 
-def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool = False) -> RunSummary:
+def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool = False,
+              on_progress: stages.ProgressCallback | None = None) -> RunSummary:
     """Register the feeds in `feeds_file` (if given), poll the due feeds (all with `poll_all`), fetch the new
-    entries' pages, and process them into articles and stories."""
+    entries' pages, and process them into articles and stories. `on_progress(stage, done, total)` hears how far
+    each stage has come (total None while not known)."""
     specs = load_feed_list(feeds_file) if feeds_file else []
-    return run_steps(settings, [partial(stages.poll, include_not_due=poll_all), stages.fetch, stages.process], specs)
+    steps = [partial(stages.poll, include_not_due=poll_all, on_progress=on_progress),
+             partial(stages.fetch_and_process, on_progress=on_progress)]
+    return run_steps(settings, steps, specs)
 
 
 def run_steps(settings: Settings, steps: Sequence[Step], feeds: Sequence[FeedSpec] = ()) -> RunSummary:
@@ -44,20 +51,25 @@ def run_steps(settings: Settings, steps: Sequence[Step], feeds: Sequence[FeedSpe
 
     The batch is owned by this process's database session: if the process dies, the session ends, its claims
     lapse, and the next run or the maintenance task marks the batch abandoned. A stage's exception fails the
-    batch; a signal's (KeyboardInterrupt, SystemExit) marks it interrupted."""
+    batch (an unusable archive before any feed is polled); a signal's (Interrupted, KeyboardInterrupt,
+    SystemExit) marks it interrupted."""
     with stages.open_pipeline(settings) as pipe:
         with db.transaction(pipe.conn) as cur:
             register_feeds(cur, list(feeds))
             run_id = store.start_run(cur)
         details: Counter = Counter()
         try:
+            pipe.archive.check()
             for step in steps:
                 details.update({k: v for k, v in step(pipe.settings, run_id).items() if k not in store.RUN_COUNTERS})
         except BaseException as error:
             failed = isinstance(error, Exception)
             with db.transaction(pipe.conn) as cur:
                 store.finish_run(cur, run_id, "failed" if failed else "interrupted",
-                                 stages.describe_error(error) if failed else type(error).__name__)
+                                 stages.describe_error(error) if failed else str(error) or type(error).__name__)
             raise
         with db.transaction(pipe.conn) as cur:
-            return RunSummary(run_id, **store.finish_run(cur, run_id), details=dict(details))
+            report = store.run_report(cur, run_id)
+            return RunSummary(run_id, **store.finish_run(cur, run_id), details=dict(details),
+                              failed_feeds=report.failed_feeds, failed_entries=report.failed_entries,
+                              entries_joined_known_article=report.entries_joined_known_article)

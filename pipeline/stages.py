@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
+import time
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
-
-import psycopg2
+from typing import Iterator
 
 from pipeline import db, dedupe, store
 from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_response, open_archive,
@@ -27,13 +27,13 @@ from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_respo
 from pipeline.article import NoArticleText, PageUnavailable, article_from_response
 from pipeline.clean import RuleSet, load_rules, publisher_domain
 from pipeline.config import Settings
-from pipeline.crawler import Crawler, PageFetch
+from pipeline.crawler import Crawler
 from pipeline.domains import apply_stored_domain_state, lease_domains, record_new_holds, record_next_requests
 from pipeline.feeds import due_feeds
 from pipeline.fetch import FetchError, FetchPolicy
 from pipeline.learned import learned_lines, record_article_lines
 from pipeline.parse import FeedParseError
-from pipeline.polling import PollContext, poll_feeds
+from pipeline.polling import PollContext, ProgressCallback, as_completed_batches, poll_feeds
 from pipeline.politeness import BudgetSettings, registrable_domain
 from pipeline.schedule import ScheduleSettings
 from pipeline.timing import StageClock
@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 
 FETCH_BATCH_SIZE = 50  # entries claimed, and their pages fetched at once, per round
 PROCESS_CHUNK_SIZE = 10  # entries a process worker claims at a time: small, so workers share the tail evenly
-
-ProgressCallback = Callable[[str, int, "int | None"], None]  # (stage, items done so far, total if known)
+FOLLOW_INTERVAL = 0.2  # seconds a process worker waits for more pages while its batch is still fetching
+FETCH_LOCK_SPACE = 0x66657463  # "fetc": advisory lock (space, run id) held while a batch is fetching
 
 
 @dataclass
@@ -79,7 +79,7 @@ def open_pipeline(settings: Settings, crawl: bool = False) -> Iterator[Pipeline]
                 BudgetSettings(settings.per_domain_limit, settings.per_domain_delay, settings.fetch_concurrency),
                 respect_robots=settings.respect_robots,
             )
-        yield Pipeline(conn=conn, archive=archive, settings=replace(settings, database_url=database_url),
+        yield Pipeline(conn=conn, archive=archive, settings=settings.model_copy(update={"database_url": database_url}),
                        crawler=crawler)
     finally:
         if crawler:
@@ -135,7 +135,8 @@ def plan_poll(settings: Settings, max_shards: int, include_not_due: bool = False
     return shard_by_domain([(feed.id, feed.url) for feed in feeds], max_shards)
 
 
-def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, include_not_due: bool = False) -> dict:
+def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, include_not_due: bool = False,
+         on_progress: ProgressCallback | None = None) -> dict:
     """Poll the given feeds that are still due (all due feeds when None) and record their new entries."""
     clock = StageClock()
     with open_pipeline(settings, crawl=True) as pipe:
@@ -149,7 +150,7 @@ def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, inc
                 conn=pipe.conn, archive=pipe.archive, crawler=pipe.crawler, run_id=run_id,
                 schedule=ScheduleSettings(timedelta(seconds=settings.poll_min_interval),
                                           timedelta(seconds=settings.poll_max_interval)),
-                per_domain_delay=settings.per_domain_delay,
+                per_domain_delay=settings.per_domain_delay, on_progress=on_progress,
             ), feeds)
         counts = Counter(feeds_polled=polled.polled, feeds_failed=polled.failed, new_entries=polled.new_entries,
                          bytes_archived=polled.bytes_archived)
@@ -200,17 +201,39 @@ def _release_claims(conn) -> None:
 
 
 def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry]) -> Counter:
+    """Fetch a batch's pages at once, holding their domains' leases against other workers meanwhile, and record
+    each page as soon as it is archived, a few at a time, so processing can start on it while the rest arrive.
+    A domain that asked us to stay away (429/503 with Retry-After) is held in Postgres for every worker."""
+    totals = _record_fetches(pipe, run_id, [(entry, None) for entry in entries if not entry.link])
+    linked = [entry for entry in entries if entry.link]
+    domains = {registrable_domain(entry.link) for entry in linked}
+    with lease_domains(pipe.conn, domains, wait=True) as leased:
+        apply_stored_domain_state(pipe.crawler, leased)
+        started, recording = time.perf_counter(), 0.0
+        pages = {pipe.crawler.fetch_page(entry.link): entry for entry in linked}
+        for done in as_completed_batches(pages):
+            recording_started = time.perf_counter()
+            totals.update(_record_fetches(pipe, run_id, [(pages[page], page) for page in done]))
+            recording += time.perf_counter() - recording_started
+        with db.transaction(pipe.conn) as cur:
+            record_new_holds(cur, pipe.crawler)
+            record_next_requests(cur, sorted(domains), pipe.settings.per_domain_delay)
+            waiting = time.perf_counter() - started - recording  # the time the batch waited for the network
+            store.add_run_counters(cur, run_id, {}, {"fetch": waiting})
+    return totals
+
+
+def _record_fetches(pipe: Pipeline, run_id: int, answers: list[tuple[store.ClaimedEntry, Future | None]]) -> Counter:
+    """Archive the answered pages and record them on their entries (state 'fetched'), or count a failed attempt,
+    in one transaction."""
     clock, counts = StageClock(), Counter()
-    with clock.measure("fetch"):
-        pages = _fetch_pages(pipe, [entry for entry in entries if entry.link])
     fetched, failures = [], []
-    for entry in entries:
-        page = pages.get(entry.id)
+    for entry, page in answers:
         try:
             if page is None:
                 raise NoArticleText("entry has no link")
             result = page.result()
-        except FetchError as error:
+        except (FetchError, NoArticleText) as error:
             failures.append((entry.id, describe_error(error)))
             continue
         with clock.measure("archive"):
@@ -221,27 +244,13 @@ def _fetch_batch(pipe: Pipeline, run_id: int, entries: list[store.ClaimedEntry])
         counts["bytes_archived"] += record.bytes_written
         counts["pages_fetched"] += 1
         fetched.append((entry.id, record.key, response.status, response.fetched_at))
+    counts["articles_failed"] += len(failures)
     with db.transaction(pipe.conn) as cur:
         store.mark_entries_fetched(cur, fetched)
         for entry_id, error in failures:
             store.record_entry_failure(cur, entry_id, error)
-        counts["articles_failed"] += len(failures)
         store.add_run_counters(cur, run_id, dict(counts), clock.take())
     return counts
-
-
-def _fetch_pages(pipe: Pipeline, entries: list[store.ClaimedEntry]) -> dict[int, Future[PageFetch]]:
-    """Fetch the entries' pages concurrently, holding their domains' leases against other workers meanwhile;
-    a domain that asked us to stay away (429/503 with Retry-After) is held in Postgres for every worker."""
-    domains = {registrable_domain(entry.link) for entry in entries}
-    with lease_domains(pipe.conn, domains, wait=True) as leased:
-        apply_stored_domain_state(pipe.crawler, leased)
-        pages = {entry.id: pipe.crawler.fetch_page(entry.link) for entry in entries}
-        wait(pages.values())
-        with db.transaction(pipe.conn) as cur:
-            record_new_holds(cur, pipe.crawler)
-            record_next_requests(cur, sorted(domains), pipe.settings.per_domain_delay)
-    return pages
 
 
 # -- process and replay -------------------------------------------------------------------------------------
@@ -258,8 +267,48 @@ class ProcessJob:
 def process(settings: Settings, run_id: int, workers: int | None = None) -> dict:
     """Process fetched entries until none is left: read each response back from the archive, extract → clean →
     normalize, store, and put the article into its story. Runs `workers` processes (settings.process_workers by
-    default); each claims small chunks of entries, so memory stays flat whatever the batch size."""
+    default); each claims small chunks of entries, so memory stays flat whatever the batch size. While the
+    batch is still fetching (`fetch_and_process`), workers wait for more pages instead of stopping."""
     return _run_workers(ProcessJob(_resolved(settings), run_id), workers or settings.process_workers)
+
+
+def fetch_and_process(settings: Settings, run_id: int, workers: int | None = None,
+                      on_progress: ProgressCallback | None = None) -> dict:
+    """Fetch and process at once: the process workers take each page as soon as it is archived, so the CPU
+    work overlaps the network's waiting (with a per-domain delay, fetching is mostly waiting).
+
+    While the fetch runs, a Postgres session holds a shared advisory lock on the batch (FETCH_LOCK_SPACE, run id);
+    process workers that find nothing to claim keep waiting as long as someone holds it. If this process dies,
+    its session and lock go with it and the workers finish what was fetched."""
+    settings = _resolved(settings)
+    signal_conn = db.connect(settings.database_url)
+    signal_conn.autocommit = True
+    try:
+        with signal_conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock_shared(%s, %s)", (FETCH_LOCK_SPACE, _lock_id(run_id)))
+        with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetching:
+            fetched = fetching.submit(fetch, settings, run_id, on_progress)
+            fetched.add_done_callback(lambda _: signal_conn.close())
+            processed = process(settings, run_id, workers)
+            if on_progress:
+                on_progress("process", processed.get("articles_processed", 0), processed.get("articles_processed", 0))
+            return {**fetched.result(), **processed}
+    finally:
+        signal_conn.close()
+
+
+def _lock_id(run_id: int) -> int:
+    return run_id % 2**31
+
+
+def _still_fetching(conn, run_id: int) -> bool:
+    with db.transaction(conn) as cur:
+        cur.execute(
+            """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                              AND classid = %s AND objid = %s AND objsubid = 2)""",
+            (FETCH_LOCK_SPACE, _lock_id(run_id)),
+        )
+        return cur.fetchone()[0]
 
 
 def reprocess(
@@ -283,17 +332,28 @@ def reprocess(
 
 def _resolved(settings: Settings) -> Settings:
     """Settings whose database URL is set, so worker processes join the same (possibly embedded) server."""
-    return replace(settings, database_url=db.resolve_database_url(settings))
+    return settings.model_copy(update={"database_url": db.resolve_database_url(settings)})
 
 
 def _run_workers(job: ProcessJob, workers: int) -> dict:
     if workers <= 1:
         return dict(process_worker(job))
     totals: Counter = Counter()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for counts in pool.map(process_worker, [job] * workers):
-            totals.update(counts)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=ignore_interrupts) as pool:
+        try:
+            for counts in pool.map(process_worker, [job] * workers):
+                totals.update(counts)
+        except BaseException:  # interrupted (or a worker failed): stop the others now; their claims lapse with them
+            for worker in multiprocessing.active_children():
+                worker.terminate()
+            raise
     return dict(totals)
+
+
+def ignore_interrupts() -> None:
+    """In a worker process: Ctrl-C reaches the whole process group, but only the parent decides what stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def process_worker(job: ProcessJob) -> Counter:
@@ -313,6 +373,9 @@ def process_worker(job: ProcessJob) -> Counter:
             with db.transaction(conn) as cur:
                 entries = (store.claim_entries_to_replay(cur, job.run_id, job.replay, PROCESS_CHUNK_SIZE) if job.replay
                            else store.claim_entries_to_process(cur, PROCESS_CHUNK_SIZE))
+            if not entries and not job.replay and _still_fetching(conn, job.run_id):
+                time.sleep(FOLLOW_INTERVAL)
+                continue
             if not entries:
                 if totals:
                     totals["busy_workers"] = 1
@@ -339,7 +402,7 @@ class _ProcessWorker:
         try:
             with db.transaction(self.conn) as cur:
                 return self._store(cur, entry, response)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except db.DATABASE_FAULTS:
             raise  # the database is gone: that is the run's failure, not this entry's
         except Exception as error:  # one bad page must not stop the batch: record it on the entry
             log.warning("entry %s (%s) failed: %s", entry.id, entry.link, describe_error(error),
@@ -355,7 +418,7 @@ class _ProcessWorker:
         publisher = publisher_domain(response.url)
         article = article_from_response(
             response.status, response.reason, response.body, response.url, entry_link=entry.link,
-            feed_text=entry.feed_text, fallback_published=entry.published_at, rules=self.rules,
+            feed_text=entry.feed_text, entry_title=entry.title, fallback_published=entry.published_at, rules=self.rules,
             learned=learned_lines(cur, publisher), clock=self.clock,
         )
         before = self._stored_copy(cur, article.canonical_url) if self.job.replay else None

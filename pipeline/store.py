@@ -328,3 +328,26 @@ def article_overview(cur, run_id: int) -> list[ArticleOverview]:
         (run_id,),
     )
     return [ArticleOverview(*row) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a batch's summary names beyond its counters."""
+
+    failed_feeds: list[tuple[str, str]]  # (feed URL, why)
+    failed_entries: list[tuple[str, str]]  # (link, why), entries whose attempt in this batch failed
+    entries_joined_known_article: int  # entries loaded onto an article another entry had brought
+
+
+def run_report(cur, run_id: int) -> RunReport:
+    cur.execute("""SELECT url, error FROM feed_fetches WHERE run_id = %s AND outcome IN ('failed', 'gone')
+                   ORDER BY id""", (run_id,))
+    failed_feeds = [tuple(row) for row in cur.fetchall()]
+    cur.execute("""SELECT COALESCE(e.link, e.guid), e.last_error FROM entries e, ingest_runs r
+                   WHERE r.id = %s AND e.last_error IS NOT NULL AND e.state <> 'loaded'
+                     AND e.last_attempt_at >= r.started_at
+                   ORDER BY e.id""", (run_id,))
+    failed_entries = [tuple(row) for row in cur.fetchall()]
+    cur.execute("""SELECT count(*) FROM entries e JOIN articles a ON a.id = e.article_id
+                   WHERE e.processed_run_id = %s AND a.entry_id IS DISTINCT FROM e.id""", (run_id,))
+    return RunReport(failed_feeds, failed_entries, cur.fetchone()[0])

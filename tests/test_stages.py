@@ -38,8 +38,8 @@ def city_post_feed(web, tmp_path: Path) -> list[FeedSpec]:
     return load_feed_list(feed_list(tmp_path, web.url("/city/rss.xml")))
 
 
-def site_with_articles(web, n: int) -> str:
-    """A feed of `n` distinct articles on 127.0.0.1; returns the feed URL."""
+def site_with_articles(web, n: int, page_delay: float = 0.0) -> str:
+    """A feed of `n` distinct articles on 127.0.0.1, each page answering after `page_delay` s; returns the feed URL."""
     items = []
     for i in range(n):
         paragraphs = [f"Report number {i} opens with the council's decision on district {i} and its {i * 7} new homes.",
@@ -47,7 +47,7 @@ def site_with_articles(web, n: int) -> str:
                       f"Residents of district {i} will be consulted again in {i % 12 + 1} months."]
         body = "".join(f"<p>{p}</p>" for p in paragraphs)
         web.route(f"/n/{i}.html", body=f"<html><head><title>Report {i}</title></head><body><article><h1>Report {i}"
-                                       f"</h1>{body}</article></body></html>".encode())
+                                       f"</h1>{body}</article></body></html>".encode(), delay=page_delay)
         items.append(f"<item><guid>n-{i}</guid><title>Report {i}</title><link>{web.url(f'/n/{i}.html')}</link></item>")
     web.route("/n/rss.xml", body=f'<rss version="2.0"><channel><title>N</title>{"".join(items)}</channel></rss>'.encode())
     return web.url("/n/rss.xml")
@@ -241,3 +241,15 @@ def test_replay_selects_by_feed_and_publisher(web, tmp_path, database_url, conn,
                        [lambda s, run_id: stages.reprocess(s, run_id, workers=1, **selection)], [])
 
     assert replay.articles_processed == expected
+
+
+def test_a_batch_processes_pages_while_it_is_still_fetching(web, tmp_path, database_url, conn):
+    feed_url = site_with_articles(web, 6, page_delay=0.4)
+    settings = settings_for(tmp_path, database_url, per_domain_limit=1, per_domain_delay=0.0, process_workers=1)
+
+    summary = run_batch(settings, feed_list(tmp_path, feed_url))
+
+    assert summary.articles_loaded == 6
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT min(created_at) FROM articles) < (SELECT max(fetched_at) FROM entries)")
+        assert cur.fetchone()[0], "the first article was loaded only after the last page was fetched"
