@@ -57,6 +57,7 @@ S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"
 class Baseline:
     pages: int
     seconds: float
+    cpu_seconds: float  # of this process over the extract calls: the cost per page whatever the machine's load
 
     @property
     def rate(self) -> float:
@@ -117,14 +118,15 @@ def trafilatura_baseline(site: loopback_news.Site, limit: int) -> Baseline:
     """Raw trafilatura.extract over the site's pages in this process; only the extract calls are timed."""
     import trafilatura
 
-    seconds = 0.0
+    seconds = cpu_seconds = 0.0
     files = site.page_files()[:limit]
     for path in files:
         html = path.read_text(encoding="utf-8")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         trafilatura.extract(html)
         seconds += time.perf_counter() - started
-    return Baseline(len(files), seconds)
+        cpu_seconds += time.process_time() - cpu_started
+    return Baseline(len(files), seconds, cpu_seconds)
 
 
 def postmaster_processes(pgdata: Path) -> list[psutil.Process]:
@@ -192,10 +194,22 @@ def stop_tree(main: psutil.Popen) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
+DATABASES: list[Path] = []  # the embedded servers' data folders, stopped before the work folder is removed
+
+
 def fresh_database(folder: Path) -> tuple[str, Path]:
     url = db.embedded_database_url(folder)
     db.migrate(url)
+    DATABASES.append(folder / "pg")
     return url, folder / "pg"
+
+
+def stop_databases() -> None:
+    """Fast shutdown (SIGINT) of every embedded server the benchmark started."""
+    postmasters = [processes[0] for processes in map(postmaster_processes, DATABASES) if processes]
+    for postmaster in postmasters:
+        postmaster.send_signal(signal.SIGINT)
+    psutil.wait_procs(postmasters, timeout=30)
 
 
 def run_counters(database_url: str) -> tuple[int, int, dict[str, float] | None]:
@@ -262,7 +276,7 @@ def per_article_stages(run: RunFigures) -> str:
 
 def print_runs(baseline: Baseline, runs: list[RunFigures]) -> None:
     print(f"raw trafilatura.extract, one process: {baseline.pages} pages in {baseline.seconds:.1f} s = "
-          f"{baseline.rate:.1f} pages/s")
+          f"{baseline.rate:.1f} pages/s; {1000 * baseline.cpu_seconds / baseline.pages:.0f} ms CPU per page")
     print(f"{'run':<22} {'archive':<7} {'preloaded':>9} {'loaded':>7} {'failed':>6} {'seconds':>8} {'art/s':>6} "
           f"{'x traf':>6} {'cores':>5} {'feedpipe MB rss/pss':>19} {'procs':>5} {'postgres MB rss/pss':>19} "
           f"{'ms CPU/art fp/pg':>16} {'load':>5}")
@@ -391,6 +405,7 @@ def main() -> int:
     finally:
         for server in servers:
             server.terminate()
+        stop_databases()
         shutil.rmtree(workdir, ignore_errors=True)
     total_seconds = time.perf_counter() - began
 
