@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 from urllib.parse import unquote, urlparse
 
 import boto3
 import botocore.config
 import botocore.exceptions
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -27,7 +30,14 @@ class ArchiveUrlError(ValueError):
     """An archive URL feedpipe cannot use; the message says what it expects."""
 
 
+class ArchiveError(Exception):
+    """The archive cannot be read or written: S3 unreachable, a missing bucket, refused credentials, a folder
+    feedpipe cannot write. The message is one line naming the archive and what failed. It is the run's failure,
+    never a feed's or an entry's: callers let it end the run."""
+
+
 class Archive(Protocol):
+    def check(self) -> None: ...
     def exists(self, key: str) -> bool: ...
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
@@ -58,58 +68,113 @@ class LocalArchive:
     def _path(self, key: str) -> Path:
         return self.root / key
 
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            raise ArchiveError(f"archive folder {self.root}: cannot {doing}: {error.strerror or error}") from error
+
+    def check(self) -> None:
+        """Raise ArchiveError unless the folder exists (or can be made) and can be written."""
+        with self._failures("create it"):
+            self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise ArchiveError(f"archive folder {self.root}: cannot write there: Permission denied")
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(path.suffix + ".partial")
-        partial.write_bytes(data)
-        partial.replace(path)
+        with self._failures(f"write {key}"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(path.suffix + ".partial")
+            partial.write_bytes(data)
+            partial.replace(path)
 
     def get(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        with self._failures(f"read {key}"):
+            return self._path(key).read_bytes()
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    access_key_id: str
+    secret_access_key: str
+    region: str | None = None
 
 
 class S3Archive:
-    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
+                 credentials: S3Credentials | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        given = {}
+        if credentials:
+            given = {"aws_access_key_id": credentials.access_key_id,
+                     "aws_secret_access_key": credentials.secret_access_key, "region_name": credentials.region}
         self.client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
             config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
+            **given,
         )
 
     def _object_key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def exists(self, key: str) -> bool:
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+            yield
         except botocore.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
+            details = error.response.get("Error", {})
+            code, message = details.get("Code", "error"), details.get("Message") or ""
+            if code in {"404", "NotFound"} and doing == "check the bucket":
+                code, message = "NoSuchBucket", "the bucket does not exist"
+            raise ArchiveError(f"{self._where()}: cannot {doing}: {code} {message}".rstrip()) from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise ArchiveError(f"{self._where()}: cannot {doing}: {error}") from error
+
+    def _where(self) -> str:
+        endpoint = self.client.meta.endpoint_url
+        return f"archive s3://{self.bucket}/{self.prefix} at {endpoint}"
+
+    def check(self) -> None:
+        """Raise ArchiveError unless the bucket exists and these credentials reach it."""
+        with self._failures("check the bucket"):
+            self.client.head_bucket(Bucket=self.bucket)
+
+    def exists(self, key: str) -> bool:
+        with self._failures(f"read {key}"):
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+            except botocore.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                    return False
+                raise
         return True
 
     def put(self, key: str, data: bytes) -> None:
-        self.client.put_object(
-            Bucket=self.bucket, Key=self._object_key(key), Body=data, ContentType="application/warc"
-        )
+        with self._failures(f"write {key}"):
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._object_key(key), Body=data, ContentType="application/warc"
+            )
 
     def get(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"].read()
+        with self._failures(f"read {key}"):
+            return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"].read()
 
 
-def open_archive(archive_url: str, s3_endpoint_url: str | None = None) -> Archive:
-    """`s3://bucket/prefix` or `file:///path`."""
+def open_archive(archive_url: str, s3_endpoint_url: str | None = None,
+                 credentials: S3Credentials | None = None) -> Archive:
+    """`s3://bucket/prefix` or `file:///path`; without `credentials`, S3 uses boto3's own credential chain."""
     parsed = urlparse(archive_url)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise ArchiveUrlError(f"archive URL {archive_url!r} names no bucket")
-        return S3Archive(parsed.netloc, parsed.path, s3_endpoint_url)
+        return S3Archive(parsed.netloc, parsed.path, s3_endpoint_url, credentials)
     if parsed.scheme == "file":
         return LocalArchive(Path(unquote(parsed.path)))
     raise ArchiveUrlError(f"archive URL {archive_url!r}: use s3://bucket/prefix or file:///path")
@@ -148,3 +213,31 @@ def archive_response(archive: Archive, kind: str, response: RawResponse) -> Arch
     data = warc_record_bytes(response)
     archive.put(key, data)
     return ArchivedRecord(key, len(data))
+
+
+class ArchiveRecordError(ValueError):
+    """An archived object that is not the WARC response record feedpipe wrote."""
+
+
+def read_response(archive: Archive, key: str) -> RawResponse:
+    """The response archived at `key`: its URL, status, headers, payload (the bytes that were served) and time."""
+    for record in ArchiveIterator(io.BytesIO(archive.get(key))):
+        if record.rec_type != "response":
+            continue
+        status_line = record.http_headers.get_statuscode()
+        reason = record.http_headers.statusline.partition(" ")[2]
+        return RawResponse(
+            url=record.rec_headers.get_header("WARC-Target-URI"),
+            status=int(status_line),
+            reason=reason or "",
+            headers=[(name, value) for name, value in record.http_headers.headers if name.lower() != "content-length"],
+            body=record.content_stream().read(),
+            fetched_at=datetime.strptime(record.rec_headers.get_header("WARC-Date"), "%Y-%m-%dT%H:%M:%SZ")
+            .replace(tzinfo=timezone.utc),
+        )
+    raise ArchiveRecordError(f"archive object {key} holds no WARC response record")
+
+
+def payload_sha256(key: str) -> str:
+    """The payload digest a content-addressed key names."""
+    return key.rsplit("/", 1)[-1].split(".", 1)[0]

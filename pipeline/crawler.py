@@ -12,14 +12,16 @@ import asyncio
 import contextlib
 import itertools
 import multiprocessing
+import signal
 import threading
-import urllib.robotparser
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Coroutine
 from urllib.parse import urlsplit
+
+from protego import Protego
 
 from pipeline.archive import RawResponse
 from pipeline.fetch import FEED_MAX_BYTES, PAGE_MAX_BYTES, Fetched, FetchError, Fetcher, FetchPolicy
@@ -28,7 +30,6 @@ from pipeline.politeness import BudgetSettings, PolitenessBudget, registrable_do
 THROTTLE_STATUSES = {429, 503}
 ROBOTS_TTL = timedelta(hours=24)
 ROBOTS_MAX_BYTES = 512 * 1024
-ROBOTS_AGENT = "feedpipe"
 
 
 @dataclass(frozen=True)
@@ -67,20 +68,27 @@ class PageFetch:
     robots: RawResponse | None = None  # robots.txt, when it was fetched for this page
 
 
-class RobotsRules:
-    """robots.txt of one origin, read per RFC 9309: 4xx means no rules, 5xx or no answer means keep out."""
+def product_token(user_agent: str) -> str:
+    """The name robots.txt groups are matched against (RFC 9309 2.2.1): the User-Agent's first product,
+    without its version ("feedpipe/0.1 (+https://...)" -> "feedpipe")."""
+    return user_agent.strip().split("/", 1)[0].split()[0] if user_agent.strip() else ""
 
-    def __init__(self, response: RawResponse | None) -> None:
+
+class RobotsRules:
+    """robots.txt of one origin, read per RFC 9309 (longest match wins, `*` and `$` patterns) by protego:
+    4xx means no rules, 5xx or no answer means keep out."""
+
+    def __init__(self, response: RawResponse | None, agent: str) -> None:
         self.fetched_at = datetime.now(timezone.utc)
-        self.parser: urllib.robotparser.RobotFileParser | None = None
+        self.agent = agent
+        self.parser: Protego | None = None
         self.allow_all = response is not None and 400 <= response.status < 500
         if response is not None and response.status < 300:
-            self.parser = urllib.robotparser.RobotFileParser()
-            self.parser.parse(response.body.decode("utf-8", errors="replace").splitlines())
+            self.parser = Protego.parse(response.body.decode("utf-8", errors="replace"))
 
     def allows(self, url: str) -> bool:
         if self.parser is not None:
-            return self.parser.can_fetch(ROBOTS_AGENT, url)
+            return self.parser.can_fetch(url, self.agent)
         return self.allow_all
 
     @property
@@ -166,7 +174,9 @@ class Crawler:
 
 
 def serve_requests(conn, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool) -> None:
-    """The crawler process: answer requests from `conn` until told to close."""
+    """The crawler process: answer requests from `conn` until told to close. Ctrl-C reaches it too, but the
+    caller decides when it stops (it closes the crawler, or its end closes the pipe)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     asyncio.run(RequestLoop(policy, budget, respect_robots).serve(conn))
 
 
@@ -175,6 +185,7 @@ class RequestLoop:
 
     def __init__(self, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool) -> None:
         self.respect_robots = respect_robots
+        self.robots_agent = product_token(policy.user_agent)
         self.budget = PolitenessBudget(budget)
         self.fetcher = Fetcher(policy, budget.global_limit, slot=self.budget.slot)
         self.robots: dict[str, RobotsRules] = {}
@@ -249,7 +260,7 @@ class RequestLoop:
             rules = self.robots.get(origin)
             if rules is None or rules.stale:
                 robots_response = await self._robots_response(origin)
-                rules = self.robots[origin] = RobotsRules(robots_response)
+                rules = self.robots[origin] = RobotsRules(robots_response, self.robots_agent)
             if not rules.allows(url):
                 raise FetchError(f"robots.txt of {origin} disallows {url}", kind="robots")
         return PageFetch(await self._get(url, PAGE_MAX_BYTES), robots_response)

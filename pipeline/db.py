@@ -5,32 +5,42 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 from yoyo import get_backend, read_migrations
 
-from pipeline.config import Settings
+from pipeline.config import ConfigurationError, Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATION_LOCK_KEY = 0x66656564  # "feed": one advisory lock serialises every migrating process
 
+# A lost connection, a server that stopped, a full disk: faults of the database, never of the data a feed or
+# page sent. They end the run; they are not charged to a feed or an entry.
+DATABASE_FAULTS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
 psycopg2.extras.register_default_jsonb(globally=True)
 
 
-def embedded_database_url(home: Path) -> str:
+def embedded_database_url(home: Path, keep_running: bool = False) -> str:
     """Start (or join) the embedded PostgreSQL server whose data lives in `home/pg`.
 
     pgserver shares one server between the processes that use the same folder and stops it when the
-    last of them exits, so a CLI run, a test session and a second worker can all point at it."""
+    last of them exits, so a CLI run, a test session and a second worker can all point at it. With
+    `keep_running` this process leaves it running when it exits (`feedpipe db url`, for psql)."""
     pgdata = home / "pg"
-    pgdata.mkdir(parents=True, exist_ok=True)
+    try:
+        pgdata.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(f"FEEDPIPE_HOME (or --home) {home}: expected a folder feedpipe can write to "
+                                 f"({error.strerror})") from error
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # pgserver's platformdirs, harmless
         import pgserver
 
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
     return server.get_uri()
 
 
@@ -38,8 +48,24 @@ def resolve_database_url(settings: Settings) -> str:
     return settings.database_url or embedded_database_url(settings.home)
 
 
+class DatabaseUnavailable(ConfigurationError):
+    """The database cannot be reached, or its URL is not one psycopg2 can use."""
+
+
+def without_password(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
 def connect(database_url: str) -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(database_url)
+    try:
+        conn = psycopg2.connect(database_url)
+    except psycopg2.Error as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DatabaseUnavailable(f"cannot connect to the database {without_password(database_url)} "
+                                  f"(FEEDPIPE_DATABASE_URL or --database-url): {reason}") from error
     with conn.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'")
     conn.commit()

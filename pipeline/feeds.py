@@ -1,30 +1,30 @@
 """Feeds: the registry of feeds to poll and each feed's polling state, kept in Postgres.
 
-Feed lists come in and go out as YAML (`feeds:` list of url/name/publisher) or OPML 2.0 (outlines with
-`xmlUrl`, grouped under one outline per publisher). `discover_feed_links` finds the feeds a web page
-announces with <link rel="alternate">.
+Feed lists come in and go out as YAML (`feeds:` list of url/name/publisher/category/enabled/disabled_reason) or
+OPML 2.0 (outlines with `xmlUrl`, grouped in one folder outline per category; `publisher`, `enabled` and
+`disabledReason` attributes). A list is validated whole before anything is registered: every problem is named
+with its line. `discover_feed_links` finds the feeds a web page announces with <link rel="alternate">.
 """
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import defusedxml
 import defusedxml.ElementTree
 import lxml.html
 import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.crawler import Crawler, PollRequest
 from pipeline.parse import FeedParseError, parse_feed
 
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
               "application/rdf+xml", "text/xml", "application/xml"}
-DOMAIN_LOCK_SPACE = 0x706F6C6C  # "poll": advisory locks (space, hashtext(domain)) lease a domain to one worker
 
 
 class FeedListError(ValueError):
@@ -36,6 +36,33 @@ class FeedSpec:
     url: str
     name: str | None = None
     publisher: str | None = None
+    category: str | None = None  # a folder of the list the feed came from; not the publisher
+    enabled: bool | None = None  # None: not stated, a known feed keeps its state
+    disabled_reason: str | None = None
+
+
+class FeedListItem(BaseModel):
+    """One feed of a YAML list: exactly these keys, each of its type."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    url: str
+    name: str | None = None
+    publisher: str | None = None
+    category: str | None = None
+    enabled: bool | None = None
+    disabled_reason: str | None = None
+
+
+FEED_LIST_KEYS = ", ".join(FeedListItem.model_fields)
+
+
+def feed_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a feed's address, or None when it can: http(s), a host, no spaces."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        return f"url {url!r}: expected an http:// or https:// URL with a host"
+    return None
 
 
 @dataclass(frozen=True)
@@ -46,6 +73,7 @@ class Feed:
     url: str
     name: str | None = None
     publisher: str | None = None
+    category: str | None = None
     title: str | None = None
     enabled: bool = True
     disabled_reason: str | None = None
@@ -72,7 +100,7 @@ class Feed:
 
 
 FEED_COLUMNS = [f.name for f in fields(Feed)]
-STATE_COLUMNS = set(FEED_COLUMNS) - {"id", "name", "publisher"}
+STATE_COLUMNS = set(FEED_COLUMNS) - {"id", "name", "publisher", "category"}
 
 
 # -- feed lists: YAML and OPML ---------------------------------------------------------------------------
@@ -89,24 +117,56 @@ def load_feed_list(path: Path) -> list[FeedSpec]:
 
 
 def read_yaml_feed_list(text: str, path: Path) -> list[FeedSpec]:
-    """A top-level `feeds:` list of mappings with `url`, `name`, `publisher`."""
+    """A top-level `feeds:` list of mappings with the keys of FeedListItem; every problem is named with its line."""
     try:
         document = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
-        raise FeedListError(f"{path}: {error}") from error
-    items = document.get("feeds") if isinstance(document, dict) else None
-    if not isinstance(items, list):
+        raise FeedListError(f"{path}: {' '.join(str(error).split())}") from error
+    if not isinstance(document, dict) or not isinstance(document.get("feeds"), list):
         raise FeedListError(f"{path}: expected a top-level 'feeds:' list")
+    top = dict((key.value, (key, value)) for key, value in root.value)
+    problems = [f"{path}:{key.start_mark.line + 1}: unknown key {name!r} (expected only 'feeds:')"
+                for name, (key, _) in top.items() if name != "feeds"]
     specs = []
-    for number, item in enumerate(items, 1):
-        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-            raise FeedListError(f"{path}: feed {number} has no 'url'")
-        specs.append(FeedSpec(url=item["url"].strip(), name=item.get("name"), publisher=item.get("publisher")))
+    for item, node in zip(document["feeds"], top["feeds"][1].value):
+        spec, item_problems = _yaml_feed(item, node, path)
+        problems += item_problems
+        if spec:
+            specs.append(spec)
+    if problems:
+        raise FeedListError("\n".join(problems))
     return specs
 
 
+def _yaml_feed(item: object, node: yaml.Node, path: Path) -> tuple[FeedSpec | None, list[str]]:
+    line = node.start_mark.line + 1
+    if not isinstance(item, dict):
+        return None, [f"{path}:{line}: expected a mapping with 'url:' (and {FEED_LIST_KEYS})"]
+    key_lines = {key.value: key.start_mark.line + 1 for key, _ in node.value}
+    try:
+        feed = FeedListItem.model_validate(item)
+    except ValidationError as error:
+        return None, [_item_problem(problem, key_lines, line, path) for problem in error.errors()]
+    problem = feed_url_problem(feed.url)
+    if problem:
+        return None, [f"{path}:{key_lines.get('url', line)}: {problem}"]
+    return FeedSpec(**feed.model_dump()), []
+
+
+def _item_problem(problem: dict, key_lines: dict[str, int], line: int, path: Path) -> str:
+    key = str(problem["loc"][0]) if problem["loc"] else ""
+    where = f"{path}:{key_lines.get(key, line)}"
+    if problem["type"] == "extra_forbidden":
+        return f"{where}: unknown key {key!r} (expected {FEED_LIST_KEYS})"
+    if problem["type"] == "missing":
+        return f"{where}: feed has no {key!r}"
+    return f"{where}: {key}: {problem['msg'].lower()}, got {type(problem['input']).__name__} {problem['input']!r}"
+
+
 def read_opml(text: str, path: Path) -> list[FeedSpec]:
-    """Every outline with an xmlUrl; a publisher is the enclosing outline's text (or a `publisher` attribute)."""
+    """Every outline with an xmlUrl; the folder outlines around it are its category (kept apart from the
+    publisher, which only a `publisher` attribute gives)."""
     try:
         root = defusedxml.ElementTree.fromstring(text)
     except (ElementTree.ParseError, defusedxml.DefusedXmlException) as error:
@@ -114,38 +174,61 @@ def read_opml(text: str, path: Path) -> list[FeedSpec]:
     body = root.find("body")
     if root.tag != "opml" or body is None:
         raise FeedListError(f"{path}: not OPML (expected <opml><body>)")
-    return list(_opml_specs(body, publisher=None))
+    specs = list(_opml_specs(body, category=None))
+    problems = [f"{path}: feed {number} ({spec.name or spec.url!r}): {problem}"
+                for number, spec in enumerate(specs, 1) if (problem := feed_url_problem(spec.url))]
+    if problems:
+        raise FeedListError("\n".join(problems))
+    return specs
 
 
-def _opml_specs(parent: ElementTree.Element, publisher: str | None) -> Iterator[FeedSpec]:
+def _opml_specs(parent: ElementTree.Element, category: str | None) -> Iterator[FeedSpec]:
     for outline in parent.findall("outline"):
         url = (outline.get("xmlUrl") or "").strip()
         if url:
-            name = outline.get("text") or outline.get("title")
-            yield FeedSpec(url=url, name=name, publisher=outline.get("publisher") or publisher)
-        yield from _opml_specs(outline, publisher=outline.get("text") if not url else publisher)
+            enabled = outline.get("enabled")
+            yield FeedSpec(url=url, name=outline.get("title") or outline.get("text"),
+                           publisher=outline.get("publisher"), category=category,
+                           enabled=None if enabled is None else enabled.lower() != "false",
+                           disabled_reason=outline.get("disabledReason"))
+        else:
+            folder = outline.get("text") or outline.get("title")
+            yield from _opml_specs(outline, "/".join(filter(None, (category, folder))) or None)
+
+
+def _stated(spec: FeedSpec) -> dict[str, object]:
+    """The spec's fields a list writes: what is set, and the disabled state only for a disabled feed."""
+    values = {"url": spec.url, "name": spec.name, "publisher": spec.publisher, "category": spec.category}
+    if spec.enabled is False:
+        values.update(enabled=False, disabled_reason=spec.disabled_reason)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def export_yaml(specs: Iterable[FeedSpec]) -> str:
-    items = [{k: v for k, v in (("url", s.url), ("name", s.name), ("publisher", s.publisher)) if v} for s in specs]
-    return yaml.safe_dump({"feeds": items}, sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump({"feeds": [_stated(spec) for spec in specs]}, sort_keys=False, allow_unicode=True)
 
 
 def export_opml(specs: Iterable[FeedSpec]) -> str:
-    """OPML 2.0 with one outline per publisher holding its feeds; feeds without a publisher sit at the top."""
+    """OPML 2.0 with one folder outline per category holding its feeds; feeds without one sit at the top."""
     root = ElementTree.Element("opml", version="2.0")
     ElementTree.SubElement(ElementTree.SubElement(root, "head"), "title").text = "feedpipe feeds"
     body = ElementTree.SubElement(root, "body")
-    groups: dict[str, ElementTree.Element] = {}
+    folders: dict[str, ElementTree.Element] = {}
     for spec in specs:
         parent = body
-        if spec.publisher:
-            if spec.publisher not in groups:
-                groups[spec.publisher] = ElementTree.SubElement(body, "outline", text=spec.publisher)
-            parent = groups[spec.publisher]
+        if spec.category:
+            if spec.category not in folders:
+                folders[spec.category] = ElementTree.SubElement(body, "outline", text=spec.category)
+            parent = folders[spec.category]
         attributes = {"type": "rss", "text": spec.name or spec.url, "xmlUrl": spec.url}
         if spec.name:
             attributes["title"] = spec.name
+        if spec.publisher:
+            attributes["publisher"] = spec.publisher
+        if spec.enabled is False:
+            attributes["enabled"] = "false"
+            if spec.disabled_reason:
+                attributes["disabledReason"] = spec.disabled_reason
         ElementTree.SubElement(parent, "outline", attributes)
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
@@ -172,19 +255,44 @@ def discover_feed_links(html: bytes, base_url: str) -> list[str]:
 # -- the registry ---------------------------------------------------------------------------------------
 
 def register_feeds(cur, specs: list[FeedSpec]) -> int:
-    """Add feeds to the registry, updating name and publisher of known ones; returns how many were new."""
+    """Add feeds to the registry, updating name, publisher and category of known ones (and disabling them when
+    the list says so); returns how many were new. Re-enabling is `set_enabled`: it also clears the history."""
     added = 0
     for spec in specs:
+        problem = feed_url_problem(spec.url)
+        if problem:
+            raise FeedListError(problem)
+        disabled = spec.enabled is False
         cur.execute(
-            """INSERT INTO feeds (url, name, publisher) VALUES (%s, %s, %s)
+            """INSERT INTO feeds (url, name, publisher, category, enabled, disabled_reason, disabled_at)
+               VALUES (%(url)s, %(name)s, %(publisher)s, %(category)s, NOT %(disabled)s,
+                       CASE WHEN %(disabled)s THEN %(reason)s END, CASE WHEN %(disabled)s THEN now() END)
                ON CONFLICT (url) DO UPDATE
                SET name = COALESCE(EXCLUDED.name, feeds.name),
-                   publisher = COALESCE(EXCLUDED.publisher, feeds.publisher)
+                   publisher = COALESCE(EXCLUDED.publisher, feeds.publisher),
+                   category = COALESCE(EXCLUDED.category, feeds.category),
+                   enabled = feeds.enabled AND NOT %(disabled)s,
+                   disabled_reason = CASE WHEN %(disabled)s AND feeds.enabled THEN %(reason)s
+                                          ELSE feeds.disabled_reason END,
+                   disabled_at = CASE WHEN %(disabled)s AND feeds.enabled THEN now() ELSE feeds.disabled_at END
                RETURNING (xmax = 0)""",
-            (spec.url, spec.name, spec.publisher),
+            {"url": spec.url, "name": spec.name, "publisher": spec.publisher, "category": spec.category,
+             "disabled": disabled, "reason": spec.disabled_reason or "disabled in the feed list"},
         )
         added += cur.fetchone()[0]
     return added
+
+
+def remove_feed(cur, feed_id: int) -> tuple[str, int]:
+    """Delete a feed with its entries and poll log; its articles stay (their feed_id becomes NULL).
+    Returns the feed's URL and how many entries went with it."""
+    cur.execute("SELECT count(*) FROM entries WHERE feed_id = %s", (feed_id,))
+    entries = cur.fetchone()[0]
+    cur.execute("DELETE FROM feeds WHERE id = %s RETURNING url", (feed_id,))
+    row = cur.fetchone()
+    if row is None:
+        raise LookupError(f"no feed {feed_id}")
+    return row[0], entries
 
 
 def _select(where: str) -> str:
@@ -212,7 +320,10 @@ def due_feeds(cur, include_not_due: bool = False) -> list[Feed]:
 
 
 def feed_specs(cur) -> list[FeedSpec]:
-    cur.execute("SELECT url, name, publisher FROM feeds ORDER BY id")
+    """The registry as a feed list: what an export writes and an import reads back (a list states only a
+    disabled state: an enabled feed's `enabled` is None)."""
+    cur.execute("""SELECT url, name, publisher, category, CASE WHEN NOT enabled THEN false END, disabled_reason
+                   FROM feeds ORDER BY id""")
     return [FeedSpec(*row) for row in cur.fetchall()]
 
 
@@ -259,68 +370,6 @@ def reappearing_link(cur, feed_id: int, guids_by_link: dict[str, str]) -> tuple[
         (list(guids_by_link), list(guids_by_link.values()), feed_id),
     )
     return cur.fetchone()
-
-
-# -- domains shared by workers -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DomainState:
-    domain: str
-    hold_until: datetime | None
-    next_request_at: datetime | None
-
-
-@contextmanager
-def lease_domains(conn, domains: Iterable[str], wait: bool = False) -> Iterator[list[DomainState]]:
-    """Lease domains for this worker (session advisory locks), yielding their stored state; released on exit.
-
-    Without `wait`, the domains another worker holds are left out: that worker polls their feeds. With `wait`,
-    every domain is leased, waiting for other workers to let go; the locks are taken in sorted order, so two
-    waiting workers cannot deadlock."""
-    domains = sorted(set(domains))
-    with conn.cursor() as cur:
-        if wait:
-            for domain in domains:
-                cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (DOMAIN_LOCK_SPACE, domain))
-        cur.execute(
-            """SELECT d.domain, f.hold_until, f.next_request_at
-               FROM unnest(%s::text[]) AS d (domain)
-               LEFT JOIN fetch_domains f ON f.domain = d.domain
-               WHERE CASE WHEN %s THEN true ELSE pg_try_advisory_lock(%s, hashtext(d.domain)) END
-               ORDER BY d.domain""",
-            (domains, wait, DOMAIN_LOCK_SPACE),
-        )
-        leased = [DomainState(*row) for row in cur.fetchall()]
-    conn.commit()
-    try:
-        yield leased
-    finally:
-        conn.rollback()
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT pg_advisory_unlock(%s, hashtext(d)) FROM unnest(%s::text[]) AS d",
-                (DOMAIN_LOCK_SPACE, [state.domain for state in leased]),
-            )
-        conn.commit()
-
-
-def record_domain_hold(cur, domain: str, until: datetime, reason: str) -> None:
-    cur.execute(
-        """INSERT INTO fetch_domains (domain, hold_until, hold_reason) VALUES (%s, %s, %s)
-           ON CONFLICT (domain) DO UPDATE SET hold_until = GREATEST(fetch_domains.hold_until, EXCLUDED.hold_until),
-               hold_reason = EXCLUDED.hold_reason, updated_at = now()""",
-        (domain, until, reason),
-    )
-
-
-def record_next_requests(cur, domains: list[str], delay_seconds: float) -> None:
-    """After a worker's last request to these domains: the next may start `delay_seconds` from now."""
-    cur.execute(
-        """INSERT INTO fetch_domains (domain, next_request_at)
-           SELECT d, now() + make_interval(secs => %s) FROM unnest(%s::text[]) AS d
-           ON CONFLICT (domain) DO UPDATE SET next_request_at = EXCLUDED.next_request_at, updated_at = now()""",
-        (delay_seconds, domains),
-    )
 
 
 # -- adding one feed ------------------------------------------------------------------------------------

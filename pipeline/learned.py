@@ -41,51 +41,65 @@ def learned_lines(cur, publisher: str | None) -> set[str]:
 def record_article_lines(
     cur, publisher: str | None, article_id: int, lines: Iterable[str], policy: LearningPolicy = DEFAULT_POLICY
 ) -> list[str]:
-    """Count the article's learnable lines for its publisher; returns the lines learned by this call."""
+    """Count the article's learnable lines for its publisher; returns the lines learned by this call.
+
+    Re-recording an article counts nothing twice. The cost does not grow with the publisher's history: the
+    counts live in daily counters, and the window's share is read from at most `window` days of them."""
     if not publisher:
         return []
-    cur.execute(
-        "INSERT INTO boilerplate_articles (publisher, article_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-        (publisher, article_id),
-    )
     by_key = {comparison_key(line): line_key(line) for line in lines if is_learnable(line)}
-    for key, line in by_key.items():
-        cur.execute(
-            """INSERT INTO boilerplate_line_sightings (publisher, line_key, article_id) VALUES (%s, %s, %s)
-               ON CONFLICT DO NOTHING RETURNING 1""",
-            (publisher, key, article_id),
-        )
-        if cur.fetchone() is None:
-            continue
-        cur.execute(
-            """INSERT INTO learned_boilerplate (publisher, line_key, line, article_count) VALUES (%s, %s, %s, 1)
-               ON CONFLICT (publisher, line_key) DO UPDATE
-               SET article_count = learned_boilerplate.article_count + 1, last_seen_at = now()""",
-            (publisher, key, line),
-        )
+    cur.execute(
+        """WITH new_article AS (
+               INSERT INTO boilerplate_articles (publisher, article_id) VALUES (%(publisher)s, %(article_id)s)
+               ON CONFLICT DO NOTHING RETURNING publisher
+           )
+           INSERT INTO boilerplate_publisher_days (publisher, day, articles)
+           SELECT publisher, (now() AT TIME ZONE 'UTC')::date, 1 FROM new_article
+           ON CONFLICT (publisher, day) DO UPDATE SET articles = boilerplate_publisher_days.articles + 1""",
+        {"publisher": publisher, "article_id": article_id},
+    )
     if not by_key:
         return []
     cur.execute(
+        """WITH sighted AS (
+               INSERT INTO boilerplate_line_sightings (publisher, line_key, article_id)
+               SELECT %(publisher)s, key, %(article_id)s FROM unnest(%(keys)s::text[]) AS key
+               ON CONFLICT DO NOTHING RETURNING line_key
+           ), counted AS (
+               INSERT INTO learned_boilerplate (publisher, line_key, line, article_count)
+               SELECT %(publisher)s, s.line_key, l.line, 1
+               FROM sighted s JOIN unnest(%(keys)s::text[], %(lines)s::text[]) AS l (key, line) ON l.key = s.line_key
+               ON CONFLICT (publisher, line_key) DO UPDATE
+               SET article_count = learned_boilerplate.article_count + 1, last_seen_at = now()
+               RETURNING line_key, learned_at
+           ), days AS (
+               INSERT INTO boilerplate_line_days (publisher, line_key, day, articles)
+               SELECT %(publisher)s, line_key, (now() AT TIME ZONE 'UTC')::date, 1 FROM sighted
+               ON CONFLICT (publisher, line_key, day) DO UPDATE SET articles = boilerplate_line_days.articles + 1
+           )
+           SELECT line_key FROM counted WHERE learned_at IS NULL""",
+        {"publisher": publisher, "article_id": article_id, "keys": list(by_key), "lines": list(by_key.values())},
+    )
+    candidates = [row[0] for row in cur.fetchall()]
+    if not candidates:
+        return []
+    cur.execute(
         """WITH recent AS (
-               SELECT count(*) AS articles FROM boilerplate_articles
-               WHERE publisher = %(publisher)s AND seen_at > now() - %(window)s
+               SELECT COALESCE(sum(articles), 0) AS articles FROM boilerplate_publisher_days
+               WHERE publisher = %(publisher)s AND day > (now() AT TIME ZONE 'UTC')::date - %(days)s
            ), recurring AS (
-               SELECT s.line_key, count(*) AS articles FROM boilerplate_line_sightings s
-               WHERE s.publisher = %(publisher)s AND s.line_key = ANY(%(keys)s) AND s.seen_at > now() - %(window)s
-               GROUP BY s.line_key
+               SELECT line_key, sum(articles) AS articles FROM boilerplate_line_days
+               WHERE publisher = %(publisher)s AND line_key = ANY(%(keys)s)
+                 AND day > (now() AT TIME ZONE 'UTC')::date - %(days)s
+               GROUP BY line_key
            )
            UPDATE learned_boilerplate lb SET learned_at = now()
            FROM recurring, recent
            WHERE lb.publisher = %(publisher)s AND lb.line_key = recurring.line_key AND lb.learned_at IS NULL
              AND recurring.articles >= %(min_articles)s AND recurring.articles >= %(min_share)s * recent.articles
            RETURNING lb.line""",
-        {
-            "publisher": publisher,
-            "keys": list(by_key),
-            "window": policy.window,
-            "min_articles": policy.min_articles,
-            "min_share": policy.min_share,
-        },
+        {"publisher": publisher, "keys": candidates, "days": policy.window.days,
+         "min_articles": policy.min_articles, "min_share": policy.min_share},
     )
     return [row[0] for row in cur.fetchall()]
 

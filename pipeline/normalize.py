@@ -179,12 +179,34 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
+# Words of the section labels and date fragments that bylines sit beside ("World News", "Updated November 19"):
+# a name made only of them, or holding a date word or a digit, is not a person or agency.
+SECTION_WORDS = frozenset("""news world sport sports business politics opinion local national international nation
+    india europe asia africa americas us uk entertainment culture tech technology science health lifestyle travel
+    home latest top stories live video videos trending breaking cricket football markets economy""".split())
+DATE_VERBS = frozenset("updated published posted modified".split())
+DATE_WORDS = DATE_VERBS | frozenset("""last am pm ist gmt utc edt est today yesterday
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    monday tuesday wednesday thursday friday saturday sunday""".split())
+
+
+def is_author_name(name: str) -> bool:
+    """False for what sits in a byline but names no one: a section label or a date fragment (a digit, an
+    "Updated", or only month and day words: "May Chen" is a name, "Updated November" is not)."""
+    words = re.findall(r"[^\W\d_]+", name.casefold())
+    if not words or re.search(r"\d", name) or any(word in DATE_VERBS for word in words):
+        return False
+    return not all(word in DATE_WORDS for word in words) and not all(word in SECTION_WORDS for word in words)
+
+
 def unique_authors(authors: list[str]) -> list[str]:
-    """Authors in page order, each once (case and spacing ignored), without a leading "By"."""
+    """Authors in page order, each once (case and spacing ignored), without a leading "By"; section labels and
+    date fragments left out."""
     seen: dict[str, str] = {}
     for author in authors:
         name = re.sub(r"^by\s+", "", normalize_text(author), flags=re.IGNORECASE)
-        if name:
+        if name and is_author_name(name):
             seen.setdefault(name.casefold(), name)
     return list(seen.values())
 

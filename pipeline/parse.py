@@ -12,7 +12,7 @@ import json
 import xml.parsers.expat
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import courlan
 import defusedxml
@@ -46,8 +46,11 @@ class ParsedFeed:
 
 
 def canonical_link(link: str) -> str:
-    """The link as an identity: normalized scheme/host case, default port, fragment and tracking noise."""
-    return courlan.normalize_url(link, strict=True) or link
+    """The link as an identity: scheme and host case, default port and fragment normalized away, tracking
+    parameters (utm_*, fbclid, gclid and the like) dropped. Every other query parameter names content
+    (`news.php?story=1`, `watch?v=...`) and stays."""
+    normalized = courlan.normalize_url(link, strict=False) or link
+    return urlunsplit(urlsplit(normalized)._replace(fragment=""))
 
 
 def entry_identity(guid: str | None, link: str | None, title: str | None, date: str | None) -> str:

@@ -5,7 +5,7 @@ in flight at once, request starts at least `min_delay` seconds apart, and nothin
 has asked us (429/503 with Retry-After) to stay away. A global limit bounds all requests in flight.
 
 The budget lives in one worker's event loop. Several workers stay within it because a worker only polls a
-domain whose Postgres advisory lock it holds (see `pipeline.feeds.lease_domains`): a domain is polled by one
+domain whose Postgres advisory lock it holds (see `pipeline.domains.lease_domains`): a domain is polled by one
 worker at a time, and holds and the earliest next request time are kept in the `fetch_domains` table.
 """
 from __future__ import annotations

@@ -14,13 +14,13 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 from pipeline import db, store
-from pipeline.archive import Archive, RawResponse, archive_response
+from pipeline.archive import Archive, ArchiveError, RawResponse, archive_response
 from pipeline.crawler import THROTTLE_STATUSES, Crawler, PollRequest, PollResult
-from pipeline.feeds import (DomainState, Feed, lease_domains, links_already_seen, reappearing_link, record_domain_hold,
-                            record_next_requests, update_feed_statement)
+from pipeline.domains import apply_stored_domain_state, lease_domains, record_new_holds, record_next_requests
+from pipeline.feeds import Feed, links_already_seen, reappearing_link, update_feed_statement
 from pipeline.fetch import Fetched, FetchError
 from pipeline.parse import FeedParseError, ParsedFeed, canonical_link, parse_feed, with_link_identity
 from pipeline.politeness import registrable_domain, retry_after_until
@@ -43,6 +43,9 @@ class PollCounts:
     bytes_archived: int = 0
 
 
+ProgressCallback = Callable[[str, int, "int | None"], None]  # (stage, done, total or None when not known)
+
+
 @dataclass
 class PollContext:
     conn: object
@@ -52,6 +55,7 @@ class PollContext:
     per_domain_delay: float
     run_id: int | None
     counts: PollCounts = field(default_factory=PollCounts)
+    on_progress: ProgressCallback | None = None  # called with ("poll", feeds recorded, feeds sent)
 
 
 def poll_request(feed: Feed, now: datetime) -> PollRequest:
@@ -75,23 +79,18 @@ def poll_feeds(ctx: PollContext, feeds: list[Feed]) -> PollCounts:
             for feed in by_domain[state.domain]:
                 request = poll_request(feed, now)
                 pending[ctx.crawler.poll(request)] = (feed, request, datetime.now(timezone.utc))
-        for done in _as_completed_batches(pending):
+        recorded = 0
+        for done in as_completed_batches(pending):
             _record_batch(ctx, [(*pending[future], future.result()) for future in done])
+            recorded += len(done)
+            if ctx.on_progress:
+                ctx.on_progress("poll", recorded, len(pending))
         with db.transaction(ctx.conn) as cur:
             record_next_requests(cur, [state.domain for state in leased], ctx.per_domain_delay)
     return ctx.counts
 
 
-def apply_stored_domain_state(crawler: Crawler, leased: list[DomainState]) -> None:
-    """Carry the holds and earliest request times that earlier runs stored into this crawler's budget."""
-    for state in leased:
-        if state.hold_until:
-            crawler.hold(state.domain, state.hold_until)
-        if state.next_request_at:
-            crawler.not_before(state.domain, state.next_request_at)
-
-
-def _as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future]]:
+def as_completed_batches(futures: dict[Future, object]) -> Iterator[list[Future]]:
     """Futures as they finish, gathered for up to BATCH_WINDOW seconds so one commit covers many answers."""
     finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
     for future in futures:
@@ -114,14 +113,15 @@ def _record_batch(ctx: PollContext, answers: list[tuple[Feed, PollRequest, datet
     sent together for the whole batch in one round trip; a feed that reads or writes entries does so inside
     savepoint `poll`, so its failure is recorded without losing the others."""
     with db.transaction(ctx.conn) as cur:
-        for hold in ctx.crawler.take_new_holds():
-            record_domain_hold(cur, hold.domain, hold.until, hold.reason)
+        record_new_holds(cur, ctx.crawler)
         writes: list[bytes] = []
         for feed, request, started_at, result in answers:
             ctx.counts.polled += 1
             poll = FeedPoll(ctx, cur, feed, request, started_at, writes)
             try:
                 poll.record(result)
+            except (ArchiveError, *db.DATABASE_FAULTS):  # the run's failure, not the feed's: nothing is recorded
+                raise
             except Exception as error:  # one feed's bad answer must not lose the others' records
                 log.exception("recording the poll of %s failed", feed.url)
                 if poll.in_savepoint:
@@ -255,6 +255,7 @@ class FeedPoll:
                 next_poll_at: datetime | None = None) -> None:
         if next_poll_at is not None:
             self.changes["next_poll_at"] = next_poll_at
+        log.info("feed %s: %s%s", self.feed.url, outcome, f", {new} new of {seen} entries" if seen else "")
         fetch = store.FeedFetch(
             feed_id=self.feed.id, run_id=self.ctx.run_id, url=self.feed.url, started_at=self.started_at,
             finished_at=self.now, http_status=self.log["http_status"], bytes=self.log["bytes"], entries_seen=seen,

@@ -132,13 +132,14 @@ def _is_page_furniture(line: str) -> bool:
 
 
 @contextmanager
-def serve_sample(seed_path: Path | None = DEFAULT_SEED_PATH) -> Iterator[SampleSite]:
-    """Serve the sample on an ephemeral 127.0.0.1 port until the block exits.
+def serve_sample(seed_path: Path | None = DEFAULT_SEED_PATH, port: int = 0) -> Iterator[SampleSite]:
+    """Serve the sample on 127.0.0.1 until the block exits, on `port` (0: an ephemeral one). The feeds' and
+    articles' URLs carry the port, so serving on the same port again serves the same feeds and articles.
 
     The seed story is included when `seed_path` names a file that exists; None leaves it out.
     """
     seed_text = seed_path.read_text(encoding="utf-8") if seed_path is not None and seed_path.is_file() else None
-    with _SampleServer(("127.0.0.1", 0), _SampleRequestHandler) as server:
+    with _SampleServer(("127.0.0.1", port), _SampleRequestHandler) as server:
         sample = build_sample(f"http://127.0.0.1:{server.server_address[1]}", seed_text)
         server.documents = sample.documents
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

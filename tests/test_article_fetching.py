@@ -1,7 +1,12 @@
 """Article pages: fetched a batch at a time within the per-domain budget, after robots.txt allows them."""
+from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
+from pipeline.archive import RawResponse
 from pipeline.config import Settings
+from pipeline.crawler import RobotsRules, product_token
 from pipeline.run import run_batch
 
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
@@ -76,6 +81,46 @@ def test_robots_txt_is_ignored_when_configured(web, conn, database_url, tmp_path
 
     assert summary.articles_loaded == 1
     assert web.requests_for("/robots.txt") == []
+
+
+def robots(text: str, agent: str = "feedpipe") -> RobotsRules:
+    return RobotsRules(RawResponse("https://paper.example/robots.txt", 200, "OK", [], text.encode(),
+                                   datetime.now(timezone.utc)), agent)
+
+
+@pytest.mark.parametrize("rules, path, allowed", [
+    ("User-agent: *\nDisallow: /\nAllow: /news/\n", "/news/a", True),  # the longest match wins (RFC 9309 2.2.2)
+    ("User-agent: *\nDisallow: /\nAllow: /news/\n", "/sport/a", False),
+    ("User-agent: *\nDisallow: /*?print=\n", "/news/a?print=1", False),  # `*` matches any run of characters
+    ("User-agent: *\nDisallow: /*?print=\n", "/news/a?page=2", True),
+    ("User-agent: *\nDisallow: /*.pdf$\n", "/files/report.pdf", False),  # `$` anchors the end
+    ("User-agent: *\nDisallow: /*.pdf$\n", "/files/report.pdf.html", True),
+    ("User-agent: feedpipe\nDisallow: /drafts/\n\nUser-agent: *\nDisallow: /\n", "/news/a", True),
+    ("User-agent: feedpipe\nDisallow: /drafts/\n\nUser-agent: *\nDisallow: /\n", "/drafts/a", False),
+])
+def test_robots_txt_is_read_per_rfc_9309(rules, path, allowed):
+    assert robots(rules).allows("https://paper.example" + path) is allowed
+
+
+def test_robots_groups_are_matched_on_the_configured_user_agents_product_token():
+    rules = "User-agent: newsbot\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+    assert product_token("NewsBot/2.0 (+https://newsroom.example/bot)") == "NewsBot"
+    assert product_token("feedpipe/0.1 (+https://github.com/feedpipe/feedpipe)") == "feedpipe"
+    assert not robots(rules, product_token("NewsBot/2.0 (+https://newsroom.example/bot)")).allows("https://paper.example/a")
+    assert robots(rules, product_token("feedpipe/0.1")).allows("https://paper.example/a")
+
+
+def test_a_page_the_longest_robots_rule_allows_is_fetched_for_the_configured_agent(web, conn, database_url, tmp_path):
+    web.route("/robots.txt", body=b"User-agent: newsbot\nDisallow: /\nAllow: /news/\n\nUser-agent: *\nDisallow: /\n",
+              headers={"Content-Type": "text/plain"})
+    web.route("/news/a.html", body=page("News"))
+    web.route("/sport/a.html", body=page("Sport"))
+    feeds = feeds_file(tmp_path, publish(web, [web.url("/news/a.html"), web.url("/sport/a.html")]))
+
+    summary = run_batch(settings(tmp_path, database_url, user_agent="NewsBot/2.0 (+https://newsroom.example/bot)"), feeds)
+
+    assert (summary.articles_loaded, summary.articles_failed) == (1, 1)
+    assert web.requests_for("/sport/a.html") == [] and len(web.requests_for("/news/a.html")) == 1
 
 
 def test_a_page_answering_429_holds_its_domain_for_every_worker_and_the_entry_is_retried_later(

@@ -11,6 +11,7 @@ from warcio.archiveiterator import ArchiveIterator
 from pipeline.archive import open_archive
 from pipeline.config import Settings
 from pipeline.run import run_batch
+from tests.webserver import Response
 
 TRAM_STORY = [
     "The city council voted on Tuesday to extend the tram network by twelve kilometres, the largest extension "
@@ -229,6 +230,44 @@ def test_cli_run_reports_an_unusable_feed_list_or_archive_url_in_one_line(tmp_pa
     bad_archive = subprocess.run([feedpipe, "run", "--archive-url", "ftp://archive.example/raw"],
                                  env=env, capture_output=True, text=True, timeout=120)
 
-    assert missing.returncode == 1 and "missing.yaml" in missing.stdout and "Traceback" not in missing.stderr
-    assert malformed.returncode == 1 and "expected a top-level 'feeds:' list" in malformed.stdout
-    assert bad_archive.returncode == 1 and "use s3://bucket/prefix or file:///path" in bad_archive.stdout
+    assert missing.returncode == 1 and "missing.yaml" in missing.stderr and "Traceback" not in missing.stderr
+    assert malformed.returncode == 1 and "expected a top-level 'feeds:' list" in malformed.stderr
+    assert bad_archive.returncode == 2 and bad_archive.stderr.strip() == (
+        "feedpipe: --archive-url=ftp://archive.example/raw: expected s3://bucket/prefix or file:///path")
+
+
+def test_entries_whose_links_differ_only_in_their_query_load_as_separate_articles(web, conn, database_url, tmp_path):
+    stories = [TRAM_STORY, HARBOUR_STORY, list(reversed(TRAM_STORY))]
+
+    def story_page(request):
+        number = int(request.path.split("story=")[1])
+        return Response(body=article_page(f"Story {number}", stories[number], web.url(f"/news.php?story={number}")),
+                        headers={"Content-Type": "text/html"})
+
+    web.handler("/news.php", story_page)
+    items = "".join(f"<item><title>Story {n}</title><link>{web.url(f'/news.php?story={n}')}</link></item>"
+                    for n in range(3))
+    web.route("/rss.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>N</title>{items}'
+                          f"</channel></rss>".encode())
+
+    summary = run_batch(settings_for(tmp_path, database_url), feed_list(tmp_path, web.url("/rss.xml")))
+
+    assert (summary.new_entries, summary.articles_loaded) == (3, 3)
+    with conn.cursor() as cur:
+        cur.execute("SELECT title FROM articles ORDER BY title")
+        assert [row[0] for row in cur.fetchall()] == ["Story 0", "Story 1", "Story 2"]
+
+
+def test_an_article_loaded_from_the_feed_text_after_a_404_takes_the_entrys_title(web, conn, database_url, tmp_path):
+    text = "".join(f"&lt;p&gt;{p}&lt;/p&gt;" for p in HARBOUR_STORY)
+    web.route("/rss.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour</title><item>'
+                          f"<guid>h1</guid><title>Record herring catch</title><link>{web.url('/gone.html')}</link>"
+                          f"<description>{text}</description></item></channel></rss>".encode())
+
+    summary = run_batch(settings_for(tmp_path, database_url), feed_list(tmp_path, web.url("/rss.xml")))
+
+    assert summary.articles_loaded == 1
+    with conn.cursor() as cur:
+        cur.execute("SELECT title, body FROM articles")
+        title, body = cur.fetchone()
+    assert title == "Record herring catch" and HARBOUR_STORY[0] in body

@@ -1,3 +1,4 @@
+import re
 import multiprocessing
 
 from pipeline import db
@@ -29,3 +30,16 @@ def test_every_timestamp_column_is_timestamptz(conn):
                  AND table_name NOT LIKE '%yoyo%'"""
         )
         assert cur.fetchall() == []
+
+
+def test_sql_readme_documents_every_column_of_every_table(conn):
+    readme = (db.MIGRATIONS_DIR / "README.md").read_text(encoding="utf-8")
+    with conn.cursor() as cur:
+        cur.execute("""SELECT c.table_name, c.column_name FROM information_schema.columns c
+                       JOIN information_schema.tables t USING (table_schema, table_name)
+                       WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+                         AND c.table_name NOT LIKE '\\_yoyo%' AND c.table_name NOT LIKE 'yoyo%'""")
+        columns = cur.fetchall()
+    undocumented = [f"{table}.{column}" for table, column in columns
+                    if not re.search(rf"\b{table}\b", readme) or not re.search(rf"\b{column}\b", readme)]
+    assert undocumented == []

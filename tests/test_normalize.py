@@ -76,3 +76,11 @@ def test_authors_are_deduplicated_in_page_order():
 ])
 def test_language_is_identified(text, language):
     assert article(ExtractedPage(title=None, paragraphs=[text])).language == language
+
+
+def test_section_labels_and_date_fragments_are_not_authors():
+    byline = ["Arjun Mehta", "World News", "Updated November 19, 2026 10:42 am IST", "Updated November", "Reuters",
+              "Global Wire Service", "May Chen", "Business", "November", "Harbour Post Wire Desk"]
+    page = ExtractedPage(title="t", paragraphs=["x"], authors=byline)
+    assert article(page).authors == ["Arjun Mehta", "Reuters", "Global Wire Service", "May Chen",
+                                     "Harbour Post Wire Desk"]

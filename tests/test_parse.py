@@ -149,3 +149,29 @@ def test_external_entity_is_refused():
 def test_link_identity_replaces_a_guid_with_the_canonical_link():
     entry = parse_feed(RSS_20, BASE).entries[0]
     assert with_link_identity(entry).guid == canonical_link("https://news.example.org/2024/port-reopens")
+
+
+@pytest.mark.parametrize("first, second", [
+    ("http://news.example.org/news.php?story=0", "http://news.example.org/news.php?story=1"),
+    ("https://paper.example.com/article.asp?id=4411", "https://paper.example.com/article.asp?id=4412"),
+    ("https://paper.example.com/view?articleid=77&section=world", "https://paper.example.com/view?articleid=78&section=world"),
+    ("https://video.example.com/watch?v=dQw4w9WgXcQ", "https://video.example.com/watch?v=9bZkp7q19f0"),
+    ("https://blog.example.net/?p=1201", "https://blog.example.net/?p=1202"),
+    ("https://city.example.org/2026/11/council?page=1", "https://city.example.org/2026/11/council?page=2"),
+])
+def test_canonical_link_keeps_the_query_parameters_that_name_content(first, second):
+    assert canonical_link(first) != canonical_link(second)
+
+
+def test_canonical_link_drops_tracking_parameters_fragment_and_host_case():
+    plain = canonical_link("https://paper.example.com/article.asp?id=4411")
+    tracked = ("https://Paper.Example.com:443/article.asp?utm_source=rss&id=4411&fbclid=IwAR0x&gclid=Cj0K"
+               "&utm_medium=feed#comments")
+    assert canonical_link(tracked) == plain == "https://paper.example.com/article.asp?id=4411"
+
+
+def test_entries_without_guids_that_differ_only_in_their_query_are_distinct():
+    items = "".join(f"<item><title>Story {n}</title><link>http://news.example.org/news.php?story={n}</link></item>"
+                    for n in range(3))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>N</title>{items}</channel></rss>'.encode()
+    assert len({entry.guid for entry in parse_feed(body, "http://news.example.org/rss.xml").entries}) == 3
