@@ -102,7 +102,7 @@ def connect(database_url: str, patience: float = CONNECT_PATIENCE) -> psycopg2.e
                 raise DatabaseUnavailable(f"cannot connect to the database {without_password(database_url)} "
                                           f"(FEEDPIPE_DATABASE_URL or --database-url) after {patience:g} s: "
                                           f"{_first_line(error)}") from error
-            log.warning("database not reachable yet, retrying: %s", _first_line(error))
+            log.info("database not reachable yet, retrying: %s", _first_line(error))
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
         except psycopg2.Error as error:
