@@ -3,10 +3,7 @@
 
 Scheduled on the `feedpipe_articles` Asset: it runs after every `feed_ingest` (or `feed_reprocess`) run that
 updated articles. It reads `story_summary` with plain SQL, as a read-only consumer of feedpipe's tables does
-(see sql/README.md): as the `feedpipe_reader` role, which can read every documented table and view and write
-nothing. It logs the biggest stories of the last day. Copy it as the start of your own DAG; the connection's
-user must be a member of `feedpipe_reader` (or log in as a role that is: `CREATE ROLE analyst LOGIN PASSWORD
-'...' IN ROLE feedpipe_reader`).
+(see sql/README.md), and logs the biggest stories of the last day. Copy it as the start of your own DAG.
 """
 from __future__ import annotations
 
@@ -41,8 +38,7 @@ def example_consumer():
     biggest_stories = SQLExecuteQueryOperator(
         task_id="biggest_stories",
         conn_id=POSTGRES_CONN_ID,
-        sql=["SET ROLE feedpipe_reader", BIGGEST_STORIES],
-        return_last=True,
+        sql=BIGGEST_STORIES,
         doc_md="The stories of the last day with the most copies, from the `story_summary` view.",
     )
 
