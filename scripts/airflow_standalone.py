@@ -59,18 +59,19 @@ def create_airflow_database(database_url: str) -> None:
         conn.close()
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Stop standalone and everything it started (its own session): SIGTERM, then SIGKILL after a grace period
-    to whatever of the session is still there (parts of standalone ignore SIGTERM)."""
+def stop(process: subprocess.Popen, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+    """Stop a process and everything it started (its own session): SIGTERM, then SIGKILL after a grace period
+    to whatever of the session is still there (parts of Airflow ignore SIGTERM)."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(STOP_GRACE_SECONDS)
+        process.wait(grace_seconds)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         pass
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    process.wait(grace_seconds)
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ import pytest
 from pipeline import db
 from pipeline.feeds import load_feed_list, register_feeds
 from pipeline.sample_site import serve_sample
+from scripts.airflow_standalone import stop
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
@@ -95,17 +96,8 @@ def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess
 
 
 def stop_process(process: subprocess.Popen, grace_seconds: float = 20) -> None:
-    """SIGTERM to the process's session, then SIGKILL to whatever of it is left (parts of Airflow ignore SIGTERM)."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(grace_seconds)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(grace_seconds)
+    """SIGTERM to the process's session, then SIGKILL to whatever of it is left (the script's own way)."""
+    stop(process, grace_seconds)
 
 
 def processes_mentioning(text: str) -> dict[int, str]:
