@@ -28,7 +28,7 @@ from pipeline import db, dedupe, store
 from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_response, open_archive,
                               read_response)
 from pipeline.article import NoArticleText, PageUnavailable, article_from_response
-from pipeline.clean import RuleSet, load_rules, publisher_domain
+from pipeline.clean import PUBLISHER_RULES_FILE, RuleSet, load_rules, publisher_domain
 from pipeline.config import Settings
 from pipeline.crawler import Crawler
 from pipeline.domains import apply_stored_domain_state, lease_domains, record_new_holds, record_next_requests
@@ -408,8 +408,8 @@ def process_worker(job: ProcessJob) -> Counter:
     try:
         with db.transaction(conn) as cur:
             cur.execute("SET synchronous_commit = off")
-        worker = _ProcessWorker(conn, archive_for(job.settings), load_rules(job.settings.rules_file)
-                                if job.settings.rules_file else load_rules(), job)
+        rules = load_rules(job.settings.rules_file or PUBLISHER_RULES_FILE)
+        worker = _ProcessWorker(conn, archive_for(job.settings), rules, job)
         while True:
             with db.transaction(conn) as cur:
                 entries = (store.claim_entries_to_replay(cur, job.run_id, job.replay, PROCESS_CHUNK_SIZE) if job.replay
