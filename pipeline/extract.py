@@ -13,9 +13,10 @@ from trafilatura.metadata import examine_meta, extract_meta_json, extract_sitena
 from trafilatura.settings import Document as PageMetadata
 from trafilatura.utils import decode_file, load_html
 
-from pipeline.template import PageBlock, page_blocks
+from pipeline.template import PageBlock, block_key, page_blocks
 
-EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}"
+# The method as well as the library: trafilatura's fast mode, with its fallback extractors only on doubtful pages.
+EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+second-opinion-1"
 
 HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
 PUBLISHED_META_XPATH = (
@@ -23,6 +24,13 @@ PUBLISHED_META_XPATH = (
     ' or @property="og:published_time"]/@content'
 )
 JSON_LD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
+
+
+# A fast-mode result is doubtful when it is short, a small share of the page's text, or mostly link text.
+MIN_CONFIDENT_CHARS = 250
+MIN_CONFIDENT_PAGE_SHARE = 0.1
+MAX_CONFIDENT_LINK_SHARE = 0.3
+HIDDEN_TAGS = frozenset({"script", "style", "noscript", "template"})
 
 
 class UnreadableDocument(ValueError):
@@ -63,9 +71,11 @@ def read_document(body: bytes) -> Document:
 def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iterable[str] = ()) -> ExtractedPage:
     """Run trafilatura on a page, after dropping the elements the publisher's CSS selectors name.
 
-    The page is parsed once: trafilatura works on a copy of the tree, and the untouched tree gives the
+    The page is parsed once: trafilatura works on copies of the tree, and the untouched tree gives the
     metadata and the page's blocks (pipeline.template) that template and teaser detection look up.
-    Paragraphs are the lines of trafilatura's main text, without reader comments."""
+    Paragraphs are the lines of trafilatura's main text, without reader comments: its fast mode first, and
+    only when that result is doubtful (`is_doubtful`) its default mode, which compares the result with
+    readability's and jusText's and keeps the one its heuristics support."""
     tree = load_html(html)
     if tree is None:
         raise UnreadableDocument("the HTML could not be parsed")
@@ -73,8 +83,11 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
         for element in CSSSelector(selector)(tree):
             element.drop_tree()
     metadata = page_metadata(tree)
-    result = trafilatura.bare_extraction(tree, url=url, include_comments=False, with_metadata=False)
-    lines = [line.strip() for line in ((result.text if result else None) or "").splitlines() if line.strip()]
+    lines = trafilatura_lines(tree, url, fast=True)
+    blocks = page_blocks(tree, lines)
+    if is_doubtful(extraction_signals(lines, blocks, tree)):
+        lines = trafilatura_lines(tree, url, fast=False)
+        blocks = page_blocks(tree, lines)
     authors = [a.strip() for a in (metadata.author or "").split(";") if a.strip()]
     return ExtractedPage(
         title=metadata.title,
@@ -83,8 +96,59 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
         published=page_published(tree),
         canonical_url=page_canonical_url(tree, url),
         site_name=metadata.sitename,
-        blocks=page_blocks(tree, lines),
+        blocks=blocks,
     )
+
+
+def trafilatura_lines(tree: HtmlElement, url: str | None, fast: bool) -> list[str]:
+    """The non-empty lines of trafilatura's main text (it works on a copy of the tree)."""
+    result = trafilatura.bare_extraction(tree, url=url, fast=fast, include_comments=False, with_metadata=False)
+    return [line.strip() for line in ((result.text if result else None) or "").splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class ExtractionSignals:
+    """What cheaply tells a doubtful extraction: its length, the page's visible text, its link text."""
+
+    text_chars: int
+    page_chars: int
+    link_share: float
+
+
+def extraction_signals(lines: list[str], blocks: dict[str, PageBlock], tree: HtmlElement) -> ExtractionSignals:
+    """The signals of an extraction: `link_share` weighs each line's words by how much of its block is link
+    text (a line whose block was not found counts as unlinked)."""
+    words = [len(line.split()) for line in lines]
+    linked = sum(w * blocks[key].link_share for line, w in zip(lines, words) if (key := block_key(line)) in blocks)
+    return ExtractionSignals(
+        text_chars=sum(len(line) for line in lines),
+        page_chars=visible_text_chars(tree),
+        link_share=linked / sum(words) if words else 0.0,
+    )
+
+
+def is_doubtful(signals: ExtractionSignals) -> bool:
+    """Whether a fast-mode extraction deserves a second opinion: under MIN_CONFIDENT_CHARS, under
+    MIN_CONFIDENT_PAGE_SHARE of the page's visible text (the article was probably missed), or mostly link text
+    (a list of links was probably taken for the article)."""
+    return (
+        signals.text_chars < MIN_CONFIDENT_CHARS
+        or signals.text_chars < MIN_CONFIDENT_PAGE_SHARE * signals.page_chars
+        or signals.link_share >= MAX_CONFIDENT_LINK_SHARE
+    )
+
+
+def visible_text_chars(tree: HtmlElement) -> int:
+    """Characters of text in the page's body, outside scripts, styles and templates, without surrounding
+    whitespace."""
+    body = tree.find("body")
+    chars = 0
+    for element in (body if body is not None else tree).iter():
+        if isinstance(element.tag, str) and element.tag not in HIDDEN_TAGS and element.text:
+            chars += len(element.text.strip())
+        if element.tail:
+            chars += len(element.tail.strip())
+    return chars
 
 
 def page_metadata(tree: HtmlElement) -> PageMetadata:
