@@ -135,6 +135,8 @@ LINE_RULES = (
                             r"|^(?:share|share this(?: article| story)?|print|print this(?: article| story)?|e-?mail"
                             r"|comments?|\d+ comments?|leave a comment|view comments|show comments|post a comment"
                             r"|join the conversation|copy link|link copied)[\s.:!]*$", 160),
+    # "If you're on the ABC7 News app, click here to watch live": a prompt anywhere in a short line.
+    _rule("call_to_action", r"\b(?:click|tap) here\b", 100),
     _rule("photo_credit", r"^[\[(]?(?:file )?(?:photo|photograph|image|picture|pic|representative (?:image|photo)"
                           r"|representational (?:image|photo|picture)|image source|image caption|photo credit"
                           r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)"
@@ -487,9 +489,9 @@ def _take_dateline(paragraphs: list[_Paragraph], findings: _Findings) -> tuple[s
         if match and _is_place(match.group("place")):
             paragraphs[index].removed_by = "dateline"
             return match.group("place"), open_indexes[position + 1]
-    for index in open_indexes[:3]:
+    for position, index in enumerate(open_indexes[:3]):
         paragraph = paragraphs[index]
-        match = _dateline_prefix(paragraph.key)
+        match = _dateline_prefix(paragraph.key, first=position == 0)
         if match is None:
             continue
         if agency := match.groupdict().get("agency"):
@@ -501,8 +503,11 @@ def _take_dateline(paragraphs: list[_Paragraph], findings: _Findings) -> tuple[s
     return None, 0
 
 
-def _dateline_prefix(key: str) -> re.Match[str] | None:
-    for pattern in (DATELINE_WITH_AGENCY, DATELINE_WITH_OTHER_AGENCY, DATELINE_CAPS, DATELINE_TITLE_COLON):
+def _dateline_prefix(key: str, first: bool) -> re.Match[str] | None:
+    """A dateline at the start of a paragraph. "Place: text" is one only in the body's first paragraph: further
+    down, a capitalised label and a colon is a speaker in an interview or a label ("Hinweis: ...")."""
+    patterns = (DATELINE_WITH_AGENCY, DATELINE_WITH_OTHER_AGENCY, DATELINE_CAPS)
+    for pattern in (*patterns, DATELINE_TITLE_COLON) if first else patterns:
         match = pattern.match(key)
         if match and (match.group("place") is None or _is_place(match.group("place"))):
             if match.group("place") is None and not match.groupdict().get("agency"):

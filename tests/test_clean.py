@@ -145,6 +145,35 @@ def test_labels_ending_in_a_colon_are_not_datelines(first):
     assert cleaned.paragraphs == [first, SECOND]
 
 
+def test_a_name_and_colon_after_the_first_paragraph_is_a_speaker_not_a_dateline():
+    answer = "Felix Stalder: Knowing who the patients met matters more than where they were, he said in the interview."
+    cleaned = clean(LEAD, answer, SECOND)
+    assert cleaned.dateline is None
+    assert cleaned.paragraphs == [LEAD, answer, SECOND]
+
+
+def test_a_capitals_dateline_is_still_found_in_the_second_paragraph():
+    cleaned = clean("A summary of the decision in one line.", "MOSCOW (Reuters) - " + LEAD, SECOND)
+    assert cleaned.dateline == "MOSCOW"
+    assert cleaned.paragraphs == ["A summary of the decision in one line.", LEAD, SECOND]
+
+
+@pytest.mark.parametrize("prompt", [
+    "If you're on the Harbour News app, click here to watch live",
+    "Readers on mobile: tap here for the full gallery",
+])
+def test_a_short_line_with_a_click_here_prompt_is_a_call_to_action(prompt):
+    cleaned = clean(LEAD, prompt, SECOND)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert removed_rules(cleaned) == {prompt: "call_to_action"}
+
+
+def test_a_long_sentence_mentioning_click_here_stays():
+    sentence = ("The ministry's website, where residents were told to click here to register, crashed within minutes "
+                "of the announcement on Thursday morning, officials said.")
+    assert clean(LEAD, sentence, SECOND).paragraphs == [LEAD, sentence, SECOND]
+
+
 @pytest.mark.parametrize("notice", [
     "(Except for the headline, this story has not been edited by NDTV staff and is published from a syndicated feed.)",
     "(Only the headline and picture of this report may have been reworked by the Business Standard staff; "
