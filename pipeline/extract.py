@@ -54,6 +54,8 @@ class ExtractedPage:
     canonical_url: str | None = None
     site_name: str | None = None
     blocks: dict[str, PageBlock] = field(default_factory=dict)
+    # Whether the fast result was doubtful and trafilatura's default mode gave the text instead.
+    second_opinion: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
     metadata = page_metadata(tree)
     lines = text_lines(main_text(tree, url))
     blocks = page_blocks(tree, lines)
-    if is_doubtful(extraction_signals(lines, blocks, tree)):
+    doubtful = is_doubtful(extraction_signals(lines, blocks, tree))
+    if doubtful:
         lines = text_lines(second_opinion(tree, url))
         blocks = page_blocks(tree, lines)
     authors = [a.strip() for a in (metadata.author or "").split(";") if a.strip()]
@@ -103,6 +106,7 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
         canonical_url=page_canonical_url(tree, url),
         site_name=metadata.sitename,
         blocks=blocks,
+        second_opinion=doubtful,
     )
 
 

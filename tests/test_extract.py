@@ -1,0 +1,68 @@
+"""Extraction: trafilatura's main extractor first, and its fallback comparison (readability, jusText) only when
+that result is doubtful: short, a small share of the page's text, or mostly link text."""
+from __future__ import annotations
+
+import pytest
+
+from pipeline.extract import ExtractionSignals, extract_html, is_doubtful
+from pipeline.template import block_key
+
+URL = "https://harbour.example/pier"
+TOPICS = ["pier", "ferry", "crane", "lighthouse", "market", "bridge", "harbour wall", "slipway"]
+
+
+def paragraph(topic: str) -> str:
+    return (f"The harbour board met on Monday to discuss the future of the old {topic}, which has been closed since "
+            f"a storm damaged it two winters ago and left the town without one of its best known sights.")
+
+
+def page(body: str) -> str:
+    return f"<html><head><title>Pier repairs</title></head><body>{body}</body></html>"
+
+
+ARTICLE = page("<article><h1>Pier repairs</h1>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>")
+# The <article> holds only a one-line teaser; the story itself is in plain divs beside it.
+STORY_BESIDE_A_TEASER = page(
+    "<article><h1>Pier repairs</h1><p>The board met on Monday.</p></article>"
+    "<div id='story'>" + "".join(f"<div class='txt'>{paragraph(t)}</div><br>" for t in TOPICS) + "</div>"
+)
+LINK_LIST = page(
+    "<article><h1>Harbour news</h1><ul>"
+    + "".join(f"<li><a href='/{n}'>Harbour board to decide on the future of the old {t} next month</a></li>"
+              for n, t in enumerate(TOPICS))
+    + "</ul></article>"
+)
+
+
+@pytest.mark.parametrize("signals", [
+    ExtractionSignals(text_chars=120, page_chars=200, link_share=0.0),
+    ExtractionSignals(text_chars=900, page_chars=20_000, link_share=0.0),
+    ExtractionSignals(text_chars=3_000, page_chars=6_000, link_share=0.6),
+])
+def test_short_uncovering_or_linked_results_are_doubtful(signals):
+    assert is_doubtful(signals)
+
+
+def test_a_long_unlinked_result_covering_the_page_is_confident():
+    assert not is_doubtful(ExtractionSignals(text_chars=3_000, page_chars=9_000, link_share=0.05))
+
+
+def test_a_plain_article_is_extracted_without_a_second_opinion():
+    extracted = extract_html(ARTICLE, URL)
+    assert not extracted.second_opinion
+    assert extracted.paragraphs[-len(TOPICS):] == [paragraph(t) for t in TOPICS]
+
+
+def test_a_story_the_main_extractor_misses_is_taken_from_the_second_opinion():
+    extracted = extract_html(STORY_BESIDE_A_TEASER, URL)
+    assert extracted.second_opinion
+    assert [paragraph(t) for t in TOPICS] == [p for p in extracted.paragraphs if p.startswith("The harbour board")]
+
+
+def test_a_result_that_is_mostly_link_text_gets_a_second_opinion():
+    assert extract_html(LINK_LIST, URL).second_opinion
+
+
+def test_the_page_blocks_are_those_of_the_second_opinions_paragraphs():
+    extracted = extract_html(STORY_BESIDE_A_TEASER, URL)
+    assert all(block_key(paragraph(t)) in extracted.blocks for t in TOPICS)
