@@ -83,11 +83,13 @@ class LineRule:
 
 @dataclass(frozen=True)
 class BlockRule:
-    """A header line, and up to `max_following` headline-like lines right after it, are boilerplate."""
+    """A header line, and up to `max_following` headline-like lines right after it (each with its lead, with
+    `with_leads`), are boilerplate."""
 
     name: str
     header: re.Pattern[str]
     max_following: int
+    with_leads: bool = False
 
 
 def _rule(name: str, pattern: str, max_chars: int = 200) -> LineRule:
@@ -179,7 +181,8 @@ BLOCK_RULES = (
                                           r"|mehr zum thema(?: auf [\w .]+)?|mehr themen|weitere themen|zum weiterlesen"
                                           r"|weitere artikel|ähnliche artikel|verwandte artikel|meistgelesen|top-themen(?: bei [\w .]+)?"
                                           r"|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas|te puede interesar"
-                                          r"|leggi anche|czytaj także|zobacz także|zobacz też)\s*:?$", re.IGNORECASE), 10),
+                                          r"|leggi anche|czytaj także|zobacz także|zobacz też)\s*:?$", re.IGNORECASE), 10,
+              with_leads=True),
 )
 INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video)\s*[:|]\s*\S", 150)
 
@@ -202,6 +205,8 @@ DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){
 DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$")
 DATELINE_SEARCH_DEPTH = 8
 MIN_REPEAT_WORDS = 10
+# A related story's lead under its headline, in a related-content block.
+MAX_LEAD_WORDS = 40
 MAX_TRAILING_HEADLINES = 8
 # When "template" blocks would be half of the text or more, the page is another copy of an article the publisher
 # printed before (same paragraphs at the same place), not chrome around a new one: nothing is dropped as template.
@@ -450,13 +455,32 @@ def _apply_block_rules(paragraphs: list[_Paragraph]) -> None:
         if rule is None:
             continue
         paragraph.removed_by = rule.name
-        following = 0
-        for nxt in paragraphs[index + 1:]:
-            if following == rule.max_following or not _is_headline_like(nxt.key):
-                break
-            if not nxt.removed_by:
-                nxt.removed_by = rule.name
-                following += 1
+        for item in _block_items(paragraphs, index + 1, rule):
+            item.removed_by = item.removed_by or rule.name
+
+
+def _block_items(paragraphs: list[_Paragraph], start: int, rule: BlockRule) -> list[_Paragraph]:
+    """The lines under a block header: up to `max_following` headline-like lines, each (with `with_leads`)
+    possibly followed by one short lead, which counts as one only when another headline follows it, so the
+    article's next paragraph is never taken for a lead."""
+    items: list[_Paragraph] = []
+    headlines, index = 0, start
+    while index < len(paragraphs) and headlines < rule.max_following and _is_headline_like(paragraphs[index].key):
+        items.append(paragraphs[index])
+        headlines += 1
+        index += 1
+        if rule.with_leads and index < len(paragraphs) and _is_lead(paragraphs, index):
+            items.append(paragraphs[index])
+            index += 1
+    return items
+
+
+def _is_lead(paragraphs: list[_Paragraph], index: int) -> bool:
+    return (
+        len(paragraphs[index].key.split()) <= MAX_LEAD_WORDS
+        and index + 1 < len(paragraphs)
+        and _is_headline_like(paragraphs[index + 1].key)
+    )
 
 
 def _drop_trailing_headlines(paragraphs: list[_Paragraph]) -> None:

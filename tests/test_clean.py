@@ -78,6 +78,20 @@ def test_trending_header_takes_its_headlines_but_stops_at_a_sentence():
     assert set(removed_rules(cleaned).values()) == {"related_block"}
 
 
+def test_related_header_takes_headlines_with_their_leads():
+    block = ["More from The Harbour", "Ferry Fares Rise Again", "The operator blamed fuel costs for the third rise.",
+             "Lighthouse Reopens to Visitors", "Volunteers repainted the tower over the winter.",
+             "Market Moves to the Quay"]
+    cleaned = clean(LEAD, SECOND, *block)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert set(removed_rules(cleaned).values()) == {"related_block"}
+
+
+def test_a_sentence_after_the_last_related_headline_is_the_article_not_a_lead():
+    cleaned = clean(LEAD, "Related", "Ferry Fares Rise Again", "The operator blamed fuel costs.", SECOND)
+    assert cleaned.paragraphs == [LEAD, "The operator blamed fuel costs.", SECOND]
+
+
 @pytest.mark.parametrize("header", ["Auch interessant:", "Mehr zum Thema", "Lire aussi", "Czytaj także:"])
 def test_related_headers_of_several_languages_take_their_headlines(header):
     cleaned = clean(LEAD, header, "Zinsen steigen erneut", "Gold auf Rekordhoch", SECOND)
