@@ -204,6 +204,12 @@ DATELINE_CAPS = re.compile(rf"^(?P<place>{CAPS_PLACE})(?:,\s*{DATE})?\s*[:\-–�
 DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}):\s+(?=[A-Z\"“])")
 DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$")
 DATELINE_SEARCH_DEPTH = 8
+AUTHOR_BIO = re.compile(
+    r"^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3}\s+is\s+(?:an?|the)\s+(?:[\w&'’-]+\s+){0,6}?"
+    r"(?:writer|reporter|editor|journalist|correspondent|contributor|columnist|producer|author|intern|fellow)s?\b"
+)
+AUTHOR_BIO_DEPTH = 2
+AUTHOR_BIO_MAX_CHARS = 400
 MIN_REPEAT_WORDS = 10
 # A related story's lead under its headline, in a related-content block.
 MAX_LEAD_WORDS = 40
@@ -357,6 +363,7 @@ def clean_page(
     _apply_page_blocks(paragraphs, page, templates)
     _apply_block_rules(paragraphs)
     _drop_trailing_headlines(paragraphs)
+    _drop_author_bio(paragraphs)
     dateline, body_start = _take_dateline(paragraphs, findings)
     _drop_repeats(paragraphs, body_start)
     removed = [Removal(p.text, p.removed_by) for p in paragraphs if p.removed_by]
@@ -496,6 +503,14 @@ def _drop_trailing_headlines(paragraphs: list[_Paragraph]) -> None:
     if 2 <= len(trailing) <= MAX_TRAILING_HEADLINES:
         for paragraph in trailing:
             paragraph.removed_by = "trailing_headlines"
+
+
+def _drop_author_bio(paragraphs: list[_Paragraph]) -> None:
+    """An author's bio ("Asha Menon is a senior reporter for ... Follow her on ...") in the body's last
+    AUTHOR_BIO_DEPTH paragraphs. Only at the end: a story about a reporter names one the same way."""
+    for paragraph in [p for p in paragraphs if not p.removed_by][-AUTHOR_BIO_DEPTH:]:
+        if len(paragraph.key) <= AUTHOR_BIO_MAX_CHARS and AUTHOR_BIO.match(paragraph.key):
+            paragraph.removed_by = "author_bio"
 
 
 def _is_related_headline(key: str) -> bool:

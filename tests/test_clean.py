@@ -99,6 +99,22 @@ def test_related_headers_of_several_languages_take_their_headlines(header):
     assert set(removed_rules(cleaned).values()) == {"related_block"}
 
 
+@pytest.mark.parametrize("bio", [
+    "Asha Menon is a senior reporter for The Harbour Times. Follow her on X @ashamenon.",
+    "Tom Hale is an associate editor and columnist covering shipping and the ports.",
+])
+def test_an_authors_bio_at_the_end_is_removed(bio):
+    cleaned = clean(LEAD, SECOND, bio)
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert removed_rules(cleaned) == {bio: "author_bio"}
+
+
+def test_a_sentence_about_a_reporter_inside_the_story_stays():
+    about = "Evan Hale is a reporter for the Harbour Times who was detained at the port last March."
+    assert clean(LEAD, about, SECOND, "He declined to comment.").paragraphs == [
+        LEAD, about, SECOND, "He declined to comment."]
+
+
 def test_a_table_row_is_not_a_metadata_line():
     row = "| Harbour | Arrivals | Departures |"
     assert clean(LEAD, row, SECOND).paragraphs == [LEAD, row, SECOND]
