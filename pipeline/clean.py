@@ -23,7 +23,7 @@ from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 
 from pipeline.extract import ExtractedPage
-from pipeline.template import block_key, is_template, teaser_runs, template_fingerprints
+from pipeline.template import block_key, is_linked_teaser, is_template, teaser_runs, template_fingerprints
 from pipeline.text_keys import comparison_key, line_key
 
 # Bump when a built-in rule changes; the publisher file's own digest is appended to it (RuleSet.version).
@@ -435,6 +435,18 @@ def _apply_page_blocks(paragraphs: list[_Paragraph], page: ExtractedPage, templa
         open_paragraphs = [p for p in open_paragraphs if not p.removed_by]
     for index in teaser_runs([p.text for p in open_paragraphs], page.blocks):
         open_paragraphs[index].removed_by = "teaser_run"
+    for paragraph in open_paragraphs:
+        if not paragraph.removed_by and _is_capitals_headline(paragraph.key) and is_linked_teaser(
+            page.blocks.get(block_key(paragraph.text))
+        ):
+            paragraph.removed_by = "linked_headline"
+
+
+def _is_capitals_headline(key: str) -> bool:
+    """A line of four words or more in capitals: with all of it a link, another story's headline set inside
+    the body ("MAN ARRESTED AFTER ..."), where one linked line of ordinary text would be part of the story."""
+    letters = [c for c in key if c.isalpha()]
+    return len(key.split()) >= 4 and len(letters) >= 12 and all(c.isupper() for c in letters)
 
 
 def _words(paragraphs: list[_Paragraph]) -> int:

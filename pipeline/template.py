@@ -138,7 +138,7 @@ def teaser_runs(lines: list[str], blocks: dict[str, PageBlock]) -> set[int]:
     more teasers, each possibly followed by one short unlinked line (its lead); a lead ends a run only at the
     end of the text, so the body's next short paragraph is never taken for one. One linked line alone, and
     short unlinked paragraphs anywhere else, stay."""
-    teasers = [_is_teaser(blocks.get(block_key(line))) for line in lines]
+    teasers = [is_linked_teaser(blocks.get(block_key(line))) for line in lines]
     drop: set[int] = set()
     run: list[int] = []
     for index, line in enumerate(lines):
@@ -159,5 +159,5 @@ def _complete_run(run: list[int], teasers: list[bool], at_end: bool) -> list[int
     return run if sum(teasers[i] for i in run) >= 2 else []
 
 
-def _is_teaser(block: PageBlock | None) -> bool:
+def is_linked_teaser(block: PageBlock | None) -> bool:
     return block is not None and block.is_linked_teaser

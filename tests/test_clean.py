@@ -5,6 +5,7 @@ import pytest
 
 from pipeline.clean import clean_page
 from pipeline.extract import ExtractedPage
+from pipeline.template import PageBlock, block_key
 
 LEAD = ("The central bank raised its benchmark rate by a quarter point on Thursday, its third increase this year, "
         "citing stubborn inflation in food and housing.")
@@ -113,6 +114,27 @@ def test_a_sentence_about_a_reporter_inside_the_story_stays():
     about = "Evan Hale is a reporter for the Harbour Times who was detained at the port last March."
     assert clean(LEAD, about, SECOND, "He declined to comment.").paragraphs == [
         LEAD, about, SECOND, "He declined to comment."]
+
+
+CAPS_HEADLINE = "FERRY OPERATOR RAISES FARES FOR THE THIRD TIME THIS YEAR"
+LINKED_SENTENCE = "Read the full minutes of the rate committee"
+
+
+def with_blocks(paragraphs: list[str], linked: set[str]):
+    blocks = {block_key(p): PageBlock(frozenset({n}), 1.0 if p in linked else 0.0, len(p.split()))
+              for n, p in enumerate(paragraphs)}
+    return clean_page(ExtractedPage(title="Bank raises rates", paragraphs=paragraphs, blocks=blocks))
+
+
+def test_a_linked_headline_in_capitals_inside_the_body_is_removed():
+    cleaned = with_blocks([LEAD, CAPS_HEADLINE, SECOND], linked={CAPS_HEADLINE})
+    assert cleaned.paragraphs == [LEAD, SECOND]
+    assert removed_rules(cleaned) == {CAPS_HEADLINE: "linked_headline"}
+
+
+@pytest.mark.parametrize("line, linked", [(CAPS_HEADLINE, set()), (LINKED_SENTENCE, {LINKED_SENTENCE})])
+def test_an_unlinked_capitals_line_or_a_linked_ordinary_line_stays(line, linked):
+    assert with_blocks([LEAD, line, SECOND], linked=linked).paragraphs == [LEAD, line, SECOND]
 
 
 def test_a_table_row_is_not_a_metadata_line():
