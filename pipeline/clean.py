@@ -137,8 +137,10 @@ LINE_RULES = (
                             r"|^(?:share|share this(?: article| story)?|print|print this(?: article| story)?|e-?mail"
                             r"|comments?|\d+ comments?|leave a comment|view comments|show comments|post a comment"
                             r"|join the conversation|copy link|link copied)[\s.:!]*$", 160),
-    # "If you're on the ABC7 News app, click here to watch live": a prompt anywhere in a short line.
-    _rule("call_to_action", r"\b(?:click|tap) here\b", 100),
+    # "If you're on the ABC7 News app, click here to watch live": a prompt anywhere in a short line; and short
+    # lines that open with an invitation to subscribe or to join the comments.
+    _rule("call_to_action", r"\b(?:click|tap) here\b|^subscribe (?:to|for|now|today)\b"
+                            r"|^join (?:our|the) (?:[\w-]+ ){0,3}(?:forum|community|conversation|discussion)s?\b", 100),
     _rule("photo_credit", r"^[\[(]?(?:file )?(?:photo|photograph|image|picture|pic|representative (?:image|photo)"
                           r"|representational (?:image|photo|picture)|image source|image caption|photo credit"
                           r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)"

@@ -213,8 +213,10 @@ def test_a_capitals_dateline_is_still_found_in_the_second_paragraph():
 @pytest.mark.parametrize("prompt", [
     "If you're on the Harbour News app, click here to watch live",
     "Readers on mobile: tap here for the full gallery",
+    "Subscribe to Harbour Premium to bookmark this article",
+    "Join our commenting forum",
 ])
-def test_a_short_line_with_a_click_here_prompt_is_a_call_to_action(prompt):
+def test_a_short_prompt_to_click_subscribe_or_join_is_a_call_to_action(prompt):
     cleaned = clean(LEAD, prompt, SECOND)
     assert cleaned.paragraphs == [LEAD, SECOND]
     assert removed_rules(cleaned) == {prompt: "call_to_action"}
