@@ -329,12 +329,22 @@ class _Paragraph:
     _key: str = field(default="", repr=False)
     _key_of: str | None = field(default=None, repr=False)
 
+    _comparison: str = field(default="", repr=False)
+    _comparison_of: str | None = field(default=None, repr=False)
+
     @property
     def key(self) -> str:
         """`line_key` of the text, computed again only when the text changed."""
         if self._key_of is not self.text:
             self._key, self._key_of = line_key(self.text), self.text
         return self._key
+
+    @property
+    def comparison(self) -> str:
+        """`comparison_key` of the text, computed again only when the text changed."""
+        if self._comparison_of is not self.text:
+            self._comparison, self._comparison_of = comparison_key(self.key), self.text
+        return self._comparison
 
 
 @dataclass
@@ -359,7 +369,7 @@ def clean_page(
     pipeline.learned and pipeline.template)."""
     rules = rules or load_rules()
     publisher = rules.for_url(url)
-    paragraphs = [_Paragraph(p) for p in page.paragraphs if line_key(p)]
+    paragraphs = [p for p in map(_Paragraph, page.paragraphs) if p.key]
     findings = _Findings()
     _apply_line_rules(paragraphs, publisher, learned, findings, page.title)
     _apply_page_blocks(paragraphs, page, templates)
@@ -375,7 +385,7 @@ def clean_page(
     removed.extend(_dateline_removals(paragraphs))
     return CleanedPage(
         page=page,
-        paragraphs=[p.text for p in kept if line_key(p.text)],
+        paragraphs=[p.text for p in kept if p.key],
         dateline=dateline,
         syndication=_syndication(findings, publisher_domain=publisher_domain(url)),
         removed=removed,
@@ -418,9 +428,9 @@ def _apply_line_rules(
             if rule.name == "copyright_line" and (match := COPYRIGHT_AGENCY.search(key)):
                 findings.agency = findings.agency or AGENCIES[match.group(0).lower()]
                 findings.wire_credit = True
-        elif comparison_key(key) in learned:
+        elif paragraph.comparison in learned:
             paragraph.removed_by = "learned"
-        elif title_key and comparison_key(key) == title_key:
+        elif title_key and paragraph.comparison == title_key:
             paragraph.removed_by = "repeated_title"
 
 
@@ -583,7 +593,7 @@ def _drop_repeats(paragraphs: list[_Paragraph], body_start: int) -> None:
 
     Of two equal copies the first one inside the body (from the dateline on) is kept: a lead printed
     above the dateline is a teaser. Short paragraphs are never repeats ("He declined to comment.")."""
-    open_paragraphs = [(i, p, comparison_key(p.text)) for i, p in enumerate(paragraphs) if not p.removed_by]
+    open_paragraphs = [(i, p, p.comparison) for i, p in enumerate(paragraphs) if not p.removed_by]
     keepers: dict[str, int] = {}
     for index, _, key in open_paragraphs:
         if len(key.split()) < MIN_REPEAT_WORDS:
