@@ -126,7 +126,8 @@ LINE_RULES = (
                             r"\s*\d{2,4}\b.*$", 80),
     _rule("related_link", r"^(?:also read|read also|read more|more|see also|related|related (?:article|story|stories|news)"
                           r"|must read|recommended|don'?t miss|further reading|also see|read next|up next"
-                          r"|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|leer más|lee también|leggi anche)"
+                          r"|lire aussi|à lire aussi|lesen sie auch|auch lesen|mehr zum thema|leer más|lee también|leggi anche"
+                          r"|lea también|lea más|vea también|(?:le|te) puede interesar|puedes ver)"
                           r"\s*[:|>»\-–—]\s*\S", 300),
     _rule("call_to_action", r"^(?:click|tap) here\b|^follow (?:us|\w+(?:\.com)?) on\b|^(?:like|follow) us\b"
                             r"|^(?:join|follow) (?:our|us on|the) (?:\w+ )?(?:whatsapp|telegram)"
@@ -141,9 +142,15 @@ LINE_RULES = (
     # lines that open with an invitation to subscribe or to join the comments.
     _rule("call_to_action", r"\b(?:click|tap) here\b|^subscribe (?:to|for|now|today)\b"
                             r"|^join (?:our|the) (?:[\w-]+ ){0,3}(?:forum|community|conversation|discussion)s?\b", 100),
+    # "Follow The Gleaner on Twitter and Instagram @...", "Síguenos en Telegram", "For the latest stories download
+    # the X apps for iOS and Android".
+    _rule("call_to_action", r"^follow (?:[\w.]+ ){1,3}on (?:twitter|facebook|instagram|x|threads|telegram|whatsapp|youtube"
+                            r"|tiktok|linkedin)\b|^s[ií]guenos en\b|^(?:for [\w ]+?,? )?download (?:the|our)\b.*\bapps?\b", 160),
+    # Sponsored-content labels: "ANZEIGE - ...", "Anzeige, enthält Affiliate Links".
+    _rule("ad_marker", r"^\*?(?:anzeige|werbung)\s*[-–—:|]\s*\S|\baffiliate[- ]links?\b", 120),
     _rule("photo_credit", r"^[\[(]?(?:file )?(?:photo|photograph|image|picture|pic|representative (?:image|photo)"
                           r"|representational (?:image|photo|picture)|image source|image caption|photo credit"
-                          r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)"
+                          r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)|^©\s*[^.!?]{1,80}$"
                           rf"|\b(?:{WIRE_SYMBOLS}|AP Photo|REUTERS|Getty Images|EPA|Shutterstock)\s*/\s*[A-Z]"
                           r"|\b(?:AFP|AP|Reuters|EPA|Bloomberg) via Getty Images\)?$|^\(?Getty Images\)?$|^file photo\b", 400),
     # "January 13, 2020 | categories: Python | View Comments": three or more short fields between pipes (a table
@@ -183,7 +190,11 @@ BLOCK_RULES = (
                                           r"|mehr zum thema(?: auf [\w .]+)?|mehr themen|weitere themen|zum weiterlesen"
                                           r"|weitere artikel|ähnliche artikel|verwandte artikel|meistgelesen|top-themen(?: bei [\w .]+)?"
                                           r"|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas|te puede interesar"
-                                          r"|leggi anche|czytaj także|zobacz także|zobacz też)\s*:?$", re.IGNORECASE), 10,
+                                          r"|leggi anche|czytaj także|zobacz także|zobacz też|notas relacionadas"
+                                          r"|contenido relacionado|art[ií]culos relacionados|más sobre [\w .]+|schon gelesen"
+                                          r"|lesen sie auch die folgenden beiträge|weitere beiträge(?: [\w .]+)?"
+                                          r"|weitere aktuelle themen(?: [\w .]+)?|beiträge aus dem forum)\s*[:?]?$",
+                                          re.IGNORECASE), 10,
               with_leads=True),
 )
 INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video)\s*[:|]\s*\S", 150)

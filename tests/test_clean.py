@@ -46,11 +46,26 @@ def test_ad_markers_of_several_languages_are_removed(marker):
     ("By Asha Menon", "byline"),
     ("Aktualisiert am 17.01.2021.", "timestamp_line"),
     ("January 13, 2020 at 08:45 AM | categories: Economy, Markets | View Comments", "metadata_line"),
+    ("Lea también: El banco central sube las tasas otra vez", "related_link"),
+    ("LE PUEDE INTERESAR: Qué significa la subida para su hipoteca", "related_link"),
+    ("Follow The Harbour Times on Twitter and Instagram @harbourtimes", "call_to_action"),
+    ("Síguenos en Telegram, Instagram y Facebook", "call_to_action"),
+    ("For the latest stories download the Harbour Times apps for iOS and Android", "call_to_action"),
+    ("ANZEIGE - Heute mal ausgehen? Wie wäre es mit:", "ad_marker"),
+    ("Anzeige, enthält Affiliate Links", "ad_marker"),
+    ("© Asha Menon/Getty Images", "photo_credit"),
 ])
 def test_promo_reading_time_and_credit_lines_are_removed(line, rule):
     cleaned = clean(LEAD, line, SECOND)
     assert cleaned.paragraphs == [LEAD, SECOND]
     assert removed_rules(cleaned) == {line: rule}
+
+
+def test_sentences_about_apps_copyright_and_advertising_are_kept():
+    app = "Residents were told to download the council's new parking app before the charges start in March."
+    copyright = "© The ruling on copyright, which the court published on Friday, runs to 80 pages."
+    werbung = "Werbung für Alkohol soll nach dem Entwurf im Fernsehen nur noch nach 23 Uhr laufen."
+    assert clean(LEAD, app, copyright, werbung, SECOND).paragraphs == [LEAD, app, copyright, werbung, SECOND]
 
 
 def test_paragraphs_mentioning_advertisement_or_watch_are_kept():
@@ -93,7 +108,8 @@ def test_a_sentence_after_the_last_related_headline_is_the_article_not_a_lead():
     assert cleaned.paragraphs == [LEAD, "The operator blamed fuel costs.", SECOND]
 
 
-@pytest.mark.parametrize("header", ["Auch interessant:", "Mehr zum Thema", "Lire aussi", "Czytaj także:"])
+@pytest.mark.parametrize("header", ["Auch interessant:", "Mehr zum Thema", "Lire aussi", "Czytaj także:",
+                                    "Schon gelesen?", "Notas relacionadas", "Weitere aktuelle Themen aus der Arbeitswelt"])
 def test_related_headers_of_several_languages_take_their_headlines(header):
     cleaned = clean(LEAD, header, "Zinsen steigen erneut", "Gold auf Rekordhoch", SECOND)
     assert cleaned.paragraphs == [LEAD, SECOND]
