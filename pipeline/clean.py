@@ -115,6 +115,7 @@ AGENCY_DOMAINS = {
 AGENCY_ALTERNATION = "|".join(sorted((re.escape(a) for a in AGENCIES), key=len, reverse=True))
 WIRE_SYMBOLS = r"Reuters|AP|AFP|PTI|IANS|ANI|Bloomberg|dpa|UNI|Xinhua|EFE|ANSA|Kyodo|Yonhap|TASS"
 
+MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 LINE_RULES = (
     _rule("ad_marker", rf"^[\[(]?(?:{AD_WORDS})[\])]?[\s.:…-]*$"),
     _rule("reading_time", r"^(?:(?:estimated )?(?:read(?:ing)? time|lesezeit|temps de lecture|tiempo de lectura)\s*[:\-]?\s*"
@@ -124,10 +125,15 @@ LINE_RULES = (
     _rule("timestamp_line", r"^(?:last )?(?:updated|published|first published|posted)(?: on)?\s*:?\s*[^.]*\d{4}[^.]*$", 80),
     _rule("timestamp_line", r"^(?:zuletzt )?(?:aktualisiert|veröffentlicht|geändert)(?: am)?\s*:?\s*\d{1,2}\.\s*(?:\d{1,2}\.|\w+)"
                             r"\s*\d{2,4}\b.*$", 80),
+    # A line that is only a date or a time ("23.10.2018", "24. März 2004, 19:49", "3:59 PM").
+    _rule("timestamp_line", rf"^(?:(?:\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}\.\s*\w+\s+\d{{4}}"
+                            rf"|{MONTH}\s+\d{{1,2}},?\s+\d{{4}})(?:,?\s*\d{{1,2}}:\d{{2}})?"
+                            r"|\d{1,2}:\d{2})\s*(?:[ap]\.?m\.?|uhr)?$", 40),
     _rule("related_link", r"^(?:also read|read also|read more|more|see also|related|related (?:article|story|stories|news)"
                           r"|must read|recommended|don'?t miss|further reading|also see|read next|up next"
                           r"|lire aussi|à lire aussi|lesen sie auch|auch lesen|mehr zum thema|leer más|lee también|leggi anche"
-                          r"|lea también|lea más|vea también|(?:le|te) puede interesar|puedes ver)"
+                          r"|lea también|lea más|vea también|(?:le|te) puede interesar|puedes ver"
+                          r"|czytaj (?:też|także)|zobacz (?:też|także)|dowiedz się więcej)"
                           r"\s*[:|>»\-–—]\s*\S", 300),
     _rule("call_to_action", r"^(?:click|tap) here\b|^follow (?:us|\w+(?:\.com)?) on\b|^(?:like|follow) us\b"
                             r"|^(?:join|follow) (?:our|us on|the) (?:\w+ )?(?:whatsapp|telegram)"
@@ -151,6 +157,8 @@ LINE_RULES = (
     _rule("photo_credit", r"^[\[(]?(?:file )?(?:photo|photograph|image|picture|pic|representative (?:image|photo)"
                           r"|representational (?:image|photo|picture)|image source|image caption|photo credit"
                           r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)|^©\s*[^.!?]{1,80}$"
+                          r"|^(?:crédits? photos?|beitragsbild|titelbild|bildquelle|fotos?|bild|fot\.)\s*:?\s*[^.!?]{1,80}$"
+                          r"|^copyright\s*:\s*[^.!?]{1,60}$"
                           rf"|\b(?:{WIRE_SYMBOLS}|AP Photo|REUTERS|Getty Images|EPA|Shutterstock)\s*/\s*[A-Z]"
                           r"|\b(?:AFP|AP|Reuters|EPA|Bloomberg) via Getty Images\)?$|^\(?Getty Images\)?$|^file photo\b", 400),
     # "January 13, 2020 | categories: Python | View Comments": three or more short fields between pipes (a table
@@ -193,13 +201,14 @@ BLOCK_RULES = (
                                           r"|leggi anche|czytaj także|zobacz także|zobacz też|notas relacionadas"
                                           r"|contenido relacionado|art[ií]culos relacionados|más sobre [\w .]+|schon gelesen"
                                           r"|lesen sie auch die folgenden beiträge|weitere beiträge(?: [\w .]+)?"
-                                          r"|weitere aktuelle themen(?: [\w .]+)?|beiträge aus dem forum)\s*[:?]?$",
+                                          r"|weitere aktuelle themen(?: [\w .]+)?|beiträge aus dem forum"
+                                          r"|(?:das|dieses) thema könnte (?:dich|sie) auch interessieren"
+                                          r"|empfohlene (?:beiträge|artikel))\s*[:?]?$",
                                           re.IGNORECASE), 10,
               with_leads=True),
 )
 INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video)\s*[:|]\s*\S", 150)
 
-MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE = rf"{MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?"
 PLACE_WORD = r"[A-Z][\w'.\-]*"
 PLACE = rf"{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,3}}(?:,\s*{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}})?"

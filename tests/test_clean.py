@@ -54,6 +54,14 @@ def test_ad_markers_of_several_languages_are_removed(marker):
     ("ANZEIGE - Heute mal ausgehen? Wie wäre es mit:", "ad_marker"),
     ("Anzeige, enthält Affiliate Links", "ad_marker"),
     ("© Asha Menon/Getty Images", "photo_credit"),
+    ("Crédits photos : Bestimage", "photo_credit"),
+    ("Beitragsbild: Titelseite vom 2.4.2019", "photo_credit"),
+    ("Copyright: Asha Menon", "photo_credit"),
+    ("Czytaj też: Bank centralny znowu podnosi stopy", "related_link"),
+    ("23.10.2018", "timestamp_line"),
+    ("24. März 2004, 19:49", "timestamp_line"),
+    ("March 24, 2004", "timestamp_line"),
+    ("3:59 PM", "timestamp_line"),
 ])
 def test_promo_reading_time_and_credit_lines_are_removed(line, rule):
     cleaned = clean(LEAD, line, SECOND)
@@ -61,11 +69,14 @@ def test_promo_reading_time_and_credit_lines_are_removed(line, rule):
     assert removed_rules(cleaned) == {line: rule}
 
 
-def test_sentences_about_apps_copyright_and_advertising_are_kept():
+def test_sentences_about_apps_copyright_advertising_photos_and_dates_are_kept():
     app = "Residents were told to download the council's new parking app before the charges start in March."
     copyright = "© The ruling on copyright, which the court published on Friday, runs to 80 pages."
     werbung = "Werbung für Alkohol soll nach dem Entwurf im Fernsehen nur noch nach 23 Uhr laufen."
-    assert clean(LEAD, app, copyright, werbung, SECOND).paragraphs == [LEAD, app, copyright, werbung, SECOND]
+    photo = "Foto: Die Polizei sperrte die Straße am Montag für drei Stunden."
+    year = "In 2004, the bank raised rates twice."
+    kept = [LEAD, app, copyright, werbung, photo, year, SECOND]
+    assert clean(*kept).paragraphs == kept
 
 
 def test_paragraphs_mentioning_advertisement_or_watch_are_kept():
@@ -109,7 +120,8 @@ def test_a_sentence_after_the_last_related_headline_is_the_article_not_a_lead():
 
 
 @pytest.mark.parametrize("header", ["Auch interessant:", "Mehr zum Thema", "Lire aussi", "Czytaj także:",
-                                    "Schon gelesen?", "Notas relacionadas", "Weitere aktuelle Themen aus der Arbeitswelt"])
+                                    "Schon gelesen?", "Notas relacionadas", "Weitere aktuelle Themen aus der Arbeitswelt",
+                                    "Das Thema könnte dich auch interessieren:", "Empfohlene Beiträge"])
 def test_related_headers_of_several_languages_take_their_headlines(header):
     cleaned = clean(LEAD, header, "Zinsen steigen erneut", "Gold auf Rekordhoch", SECOND)
     assert cleaned.paragraphs == [LEAD, SECOND]
