@@ -55,7 +55,7 @@ def test_ad_markers_of_several_languages_are_removed(marker):
     ("Anzeige, enthält Affiliate Links", "ad_marker"),
     ("© Asha Menon/Getty Images", "photo_credit"),
     ("Crédits photos : Bestimage", "photo_credit"),
-    ("Beitragsbild: Titelseite vom 2.4.2019", "photo_credit"),
+    ("Beitragsbild: Titelseite der Harbour Times", "photo_credit"),
     ("Copyright: Asha Menon", "photo_credit"),
     ("Czytaj też: Bank centralny znowu podnosi stopy", "related_link"),
     ("23.10.2018", "timestamp_line"),
