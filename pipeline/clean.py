@@ -125,6 +125,11 @@ LINE_RULES = (
     _rule("timestamp_line", r"^(?:last )?(?:updated|published|first published|posted)(?: on)?\s*:?\s*[^.]*\d{4}[^.]*$", 80),
     _rule("timestamp_line", r"^(?:zuletzt )?(?:aktualisiert|veröffentlicht|geändert)(?: am)?\s*:?\s*\d{1,2}\.\s*(?:\d{1,2}\.|\w+)"
                             r"\s*\d{2,4}\b.*$", 80),
+    _rule("timestamp_line", r"^(?:letzte änderung|stand|dernière mise à jour|última actualización)\s*:?\s*\d{1,2}[./]\d{1,2}[./]\d{2,4}\b.*$", 80),
+    # The label over a press release's contact or further-information box, alone on its line.
+    _rule("contact_label", r"^(?:weitere informationen|zusatzinformationen|kontakt|pressekontakt|ansprechpartner(?:in)?"
+                           r"(?: zum thema)?|quellenangaben|further information|more information|for more information"
+                           r"|contact|press contact|media contact|release date|plus d'informations|más información)\s*:$", 40),
     # A line that is only a date or a time ("23.10.2018", "24. März 2004, 19:49", "3:59 PM").
     _rule("timestamp_line", rf"^(?:(?:\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}\.\s*\w+\s+\d{{4}}"
                             rf"|{MONTH}\s+\d{{1,2}},?\s+\d{{4}})(?:,?\s*\d{{1,2}}:\d{{2}})?"

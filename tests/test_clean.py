@@ -62,6 +62,9 @@ def test_ad_markers_of_several_languages_are_removed(marker):
     ("24. März 2004, 19:49", "timestamp_line"),
     ("March 24, 2004", "timestamp_line"),
     ("3:59 PM", "timestamp_line"),
+    ("Letzte Änderung 14.02.2019", "timestamp_line"),
+    ("Weitere Informationen:", "contact_label"),
+    ("Press contact:", "contact_label"),
 ])
 def test_promo_reading_time_and_credit_lines_are_removed(line, rule):
     cleaned = clean(LEAD, line, SECOND)
@@ -75,7 +78,8 @@ def test_sentences_about_apps_copyright_advertising_photos_and_dates_are_kept():
     werbung = "Werbung für Alkohol soll nach dem Entwurf im Fernsehen nur noch nach 23 Uhr laufen."
     photo = "Foto: Die Polizei sperrte die Straße am Montag für drei Stunden."
     year = "In 2004, the bank raised rates twice."
-    kept = [LEAD, app, copyright, werbung, photo, year, SECOND]
+    speech = "The governor said:"
+    kept = [LEAD, app, copyright, werbung, photo, year, speech, SECOND]
     assert clean(*kept).paragraphs == kept
 
 
