@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.extract import ExtractionSignals, extract_html, is_doubtful
+from lxml.html import document_fromstring
+
+from pipeline.extract import ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful
 from pipeline.template import block_key
 
 URL = "https://harbour.example/pier"
@@ -66,3 +68,21 @@ def test_a_result_that_is_mostly_link_text_gets_a_second_opinion():
 def test_the_page_blocks_are_those_of_the_second_opinions_paragraphs():
     extracted = extract_html(STORY_BESIDE_A_TEASER, URL)
     assert all(block_key(paragraph(t)) in extracted.blocks for t in TOPICS)
+
+
+def test_scripts_styles_and_svg_go_but_json_ld_and_the_text_around_them_stay():
+    tree = document_fromstring(page(
+        '<script type="application/ld+json">{"datePublished": "2024-03-01"}</script>'
+        "<p>Before<script>var tracker = 1;</script> after<svg><title>icon</title></svg> the icon.</p>"
+        "<style>p { color: red }</style>"
+    ))
+    drop_scripts_and_styles(tree)
+    assert tree.xpath("//p")[0].text_content() == "Before after the icon."
+    assert [s.get("type") for s in tree.iter("script")] == ["application/ld+json"]
+    assert not tree.xpath("//style|//svg")
+
+
+def test_the_publication_date_in_json_ld_is_read():
+    html = page('<script type="application/ld+json">{"datePublished": "2024-03-01T09:00:00Z"}</script>'
+                + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS))
+    assert extract_html(html, URL).published == "2024-03-01T09:00:00Z"
