@@ -126,6 +126,10 @@ LINE_RULES = (
     _rule("timestamp_line", r"^(?:zuletzt )?(?:aktualisiert|veröffentlicht|geändert)(?: am)?\s*:?\s*\d{1,2}\.\s*(?:\d{1,2}\.|\w+)"
                             r"\s*\d{2,4}\b.*$", 80),
     _rule("timestamp_line", r"^(?:letzte änderung|stand|dernière mise à jour|última actualización)\s*:?\s*\d{1,2}[./]\d{1,2}[./]\d{2,4}\b.*$", 80),
+    # "Quelle: Landesregierung", "(Source: Name/Agency)": a short credit for the text or its picture.
+    _rule("source_credit", r"^\(?(?:quellen?|sources?|fuentes?)\s*:\s*[^.!?]*(?:[.!?]\)?)?$", 100),
+    _rule("related_link", r"^(?:weitere infos?|weitere informationen|more information|further information|more info)"
+                          r" (?:unter|auf|at|on)\s+\S+$", 100),
     # The label over a press release's contact or further-information box, alone on its line.
     _rule("contact_label", r"^(?:weitere informationen|zusatzinformationen|kontakt|pressekontakt|ansprechpartner(?:in)?"
                            r"(?: zum thema)?|quellenangaben|further information|more information|for more information"

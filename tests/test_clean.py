@@ -65,6 +65,9 @@ def test_ad_markers_of_several_languages_are_removed(marker):
     ("Letzte Änderung 14.02.2019", "timestamp_line"),
     ("Weitere Informationen:", "contact_label"),
     ("Press contact:", "contact_label"),
+    ("Quelle: Landesregierung", "source_credit"),
+    ("(Source: Harbour Board/Reuters)", "source_credit"),
+    ("Weitere Infos unter www.harbour.example", "related_link"),
 ])
 def test_promo_reading_time_and_credit_lines_are_removed(line, rule):
     cleaned = clean(LEAD, line, SECOND)
@@ -79,7 +82,8 @@ def test_sentences_about_apps_copyright_advertising_photos_and_dates_are_kept():
     photo = "Foto: Die Polizei sperrte die Straße am Montag für drei Stunden."
     year = "In 2004, the bank raised rates twice."
     speech = "The governor said:"
-    kept = [LEAD, app, copyright, werbung, photo, year, speech, SECOND]
+    source = "Source: the central bank's own figures, which were revised in March. They show a slowdown."
+    kept = [LEAD, app, copyright, werbung, photo, year, speech, source, SECOND]
     assert clean(*kept).paragraphs == kept
 
 
