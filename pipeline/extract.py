@@ -10,9 +10,9 @@ from urllib.parse import urljoin
 import trafilatura
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
-from trafilatura.metadata import examine_meta, extract_meta_json, extract_sitename, extract_title
 from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
 from trafilatura.main_extractor import extract_content
+from trafilatura.metadata import examine_meta, extract_meta_json, extract_sitename, extract_title
 from trafilatura.settings import Document as PageMetadata
 from trafilatura.settings import Extractor
 from trafilatura.utils import decode_file, load_html
@@ -21,7 +21,7 @@ from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_X
 
 from pipeline.template import PageBlock, block_key, page_blocks
 
-# The method as well as the library: trafilatura's fast mode, with its fallback extractors only on doubtful pages.
+# The method as well as the library: trafilatura's main extractor, and its default mode only on doubtful pages.
 EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+second-opinion-1"
 
 HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
@@ -32,7 +32,7 @@ PUBLISHED_META_XPATH = (
 JSON_LD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
 
 
-# A fast-mode result is doubtful when it is short, a small share of the page's text, or mostly link text.
+# The main extractor's result is doubtful when short, a small share of the page's text, or mostly link text.
 MIN_CONFIDENT_CHARS = 250
 MIN_CONFIDENT_PAGE_SHARE = 0.1
 MAX_CONFIDENT_LINK_SHARE = 0.3
@@ -54,7 +54,7 @@ class ExtractedPage:
     canonical_url: str | None = None
     site_name: str | None = None
     blocks: dict[str, PageBlock] = field(default_factory=dict)
-    # Whether the fast result was doubtful and trafilatura's default mode gave the text instead.
+    # Whether the main extractor's result was doubtful and trafilatura's default mode gave the text instead.
     second_opinion: bool = False
 
 
@@ -168,7 +168,7 @@ def extraction_signals(lines: list[str], blocks: dict[str, PageBlock], tree: Htm
 
 
 def is_doubtful(signals: ExtractionSignals) -> bool:
-    """Whether a fast-mode extraction deserves a second opinion: under MIN_CONFIDENT_CHARS, under
+    """Whether the main extractor's result deserves a second opinion: under MIN_CONFIDENT_CHARS, under
     MIN_CONFIDENT_PAGE_SHARE of the page's visible text (the article was probably missed), or mostly link text
     (a list of links was probably taken for the article)."""
     return (
