@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +25,9 @@ from warcio.warcwriter import WARCWriter
 
 # Headers that describe the transfer rather than the payload we keep (httpx hands us decoded bytes).
 TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+# gzip level of a record: level 1 costs about a quarter of warcio's level 9 (2 ms against 8 ms for a 330 KB news
+# page) for a record about a fifth larger; archiving runs once per page fetched, on the fetching process.
+RECORD_GZIP_LEVEL = 1
 
 
 class ArchiveUrlError(ValueError):
@@ -186,12 +190,13 @@ def archive_key(kind: str, payload: bytes) -> str:
 
 
 def warc_record_bytes(response: RawResponse) -> bytes:
-    """A gzipped WARC/1.1 response record: target URI, date, status line, headers, payload and digests."""
+    """A gzipped WARC/1.1 response record (one gzip member): target URI, date, status line, headers, payload and
+    digests. warcio writes the record; it is compressed here, since warcio's own gzip is fixed at level 9."""
     headers = [(k, v) for k, v in response.headers if k.lower() not in TRANSFER_HEADERS]
     headers.append(("Content-Length", str(len(response.body))))
     http_headers = StatusAndHeaders(f"{response.status} {response.reason}".strip(), headers, protocol="HTTP/1.1")
     out = io.BytesIO()
-    writer = WARCWriter(out, gzip=True, warc_version="1.1")
+    writer = WARCWriter(out, gzip=False, warc_version="1.1")
     warc_date = response.fetched_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     record = writer.create_warc_record(
         response.url,
@@ -202,7 +207,8 @@ def warc_record_bytes(response: RawResponse) -> bytes:
         warc_headers_dict={"WARC-Date": warc_date},
     )
     writer.write_record(record)
-    return out.getvalue()
+    compressor = zlib.compressobj(RECORD_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)  # +16: a gzip member
+    return compressor.compress(out.getbuffer()) + compressor.flush()
 
 
 def archive_response(archive: Archive, kind: str, response: RawResponse) -> ArchivedRecord:
