@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 from urllib.parse import unquote, urlparse
 
 import boto3
@@ -42,8 +42,7 @@ class ArchiveError(Exception):
 
 class Archive(Protocol):
     def check(self) -> None: ...
-    def exists(self, key: str) -> bool: ...
-    def put(self, key: str, data: bytes) -> None: ...
+    def write_once(self, key: str, make_record: Callable[[], bytes]) -> int: ...
     def get(self, key: str) -> bytes: ...
 
 
@@ -86,16 +85,19 @@ class LocalArchive:
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise ArchiveError(f"archive folder {self.root}: cannot write there: Permission denied")
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
-    def put(self, key: str, data: bytes) -> None:
+    def write_once(self, key: str, make_record: Callable[[], bytes]) -> int:
+        """Write the record `make_record` builds unless `key` is there already; returns the bytes written (0 when
+        it was there, without building the record)."""
         path = self._path(key)
+        if path.is_file():
+            return 0
+        data = make_record()
         with self._failures(f"write {key}"):
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(path.suffix + ".partial")
             partial.write_bytes(data)
             partial.replace(path)
+        return len(data)
 
     def get(self, key: str) -> bytes:
         with self._failures(f"read {key}"):
@@ -107,6 +109,10 @@ class S3Credentials:
     access_key_id: str
     secret_access_key: str
     region: str | None = None
+
+
+# What a conditional put answers when the object exists (or another writer's conditional put of it is in flight).
+ALREADY_WRITTEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
 class S3Archive:
@@ -150,21 +156,20 @@ class S3Archive:
         with self._failures("check the bucket"):
             self.client.head_bucket(Bucket=self.bucket)
 
-    def exists(self, key: str) -> bool:
-        with self._failures(f"read {key}"):
-            try:
-                self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
-            except botocore.exceptions.ClientError as error:
-                if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                    return False
-                raise
-        return True
-
-    def put(self, key: str, data: bytes) -> None:
+    def write_once(self, key: str, make_record: Callable[[], bytes]) -> int:
+        """Write the record unless `key` is there already, in one conditional request (If-None-Match: *, which
+        S3 answers 412 when the object exists); returns the bytes written, 0 when it was there. A store that
+        ignores the condition overwrites the record with a newer one of the same payload."""
+        data = make_record()
         with self._failures(f"write {key}"):
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._object_key(key), Body=data, ContentType="application/warc"
-            )
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data,
+                                       ContentType="application/warc", IfNoneMatch="*")
+            except botocore.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ALREADY_WRITTEN:
+                    return 0
+                raise
+        return len(data)
 
     def get(self, key: str) -> bytes:
         with self._failures(f"read {key}"):
@@ -214,11 +219,7 @@ def warc_record_bytes(response: RawResponse) -> bytes:
 def archive_response(archive: Archive, kind: str, response: RawResponse) -> ArchivedRecord:
     """Write the response's WARC record unless its payload is archived already."""
     key = archive_key(kind, response.body)
-    if archive.exists(key):
-        return ArchivedRecord(key, 0)
-    data = warc_record_bytes(response)
-    archive.put(key, data)
-    return ArchivedRecord(key, len(data))
+    return ArchivedRecord(key, archive.write_once(key, lambda: warc_record_bytes(response)))
 
 
 class ArchiveRecordError(ValueError):
