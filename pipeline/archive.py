@@ -16,9 +16,6 @@ from pathlib import Path
 from typing import Callable, Iterator, Protocol
 from urllib.parse import unquote, urlparse
 
-import boto3
-import botocore.config
-import botocore.exceptions
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -116,8 +113,14 @@ ALREADY_WRITTEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "4
 
 
 class S3Archive:
+    """boto3 is imported here, not with the module: it costs every process about 0.13 s of CPU and 15 MB, and
+    most never open an S3 archive (the crawler, and every process of a folder-archive deployment)."""
+
     def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
                  credentials: S3Credentials | None = None) -> None:
+        import boto3
+        import botocore.config
+
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         given = {}
@@ -136,6 +139,8 @@ class S3Archive:
 
     @contextmanager
     def _failures(self, doing: str) -> Iterator[None]:
+        import botocore.exceptions
+
         try:
             yield
         except botocore.exceptions.ClientError as error:
@@ -160,6 +165,8 @@ class S3Archive:
         """Write the record unless `key` is there already, in one conditional request (If-None-Match: *, which
         S3 answers 412 when the object exists); returns the bytes written, 0 when it was there. A store that
         ignores the condition overwrites the record with a newer one of the same payload."""
+        import botocore.exceptions
+
         data = make_record()
         with self._failures(f"write {key}"):
             try:
