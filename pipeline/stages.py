@@ -405,7 +405,7 @@ def _run_workers(job: ProcessJob, workers: int) -> dict:
 def _run_pool(job: ProcessJob, workers: int) -> dict:
     totals: Counter = Counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=ignore_interrupts) as pool:
+                             initializer=prepare_worker) as pool:
         try:
             for counts in pool.map(process_worker, [job] * workers):
                 totals.update(counts)
@@ -420,9 +420,16 @@ def _stop_workers() -> None:
         worker.terminate()
 
 
-def ignore_interrupts() -> None:
-    """In a worker process: Ctrl-C reaches the whole process group, but only the parent decides what stops."""
+def prepare_worker() -> None:
+    """In a worker process: Ctrl-C reaches the whole process group, but only the parent decides what stops; when
+    it stops a worker (SIGTERM), the worker leaves by an exception, so it hands its claims back on the way out
+    (`process_worker`'s finally) instead of leaving them to lapse with its session."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _leave)
+
+
+def _leave(signum: int, frame: object) -> None:
+    raise SystemExit()  # without a message: nothing is printed, wherever in the worker it is raised
 
 
 def process_worker(job: ProcessJob) -> Counter:
