@@ -348,7 +348,7 @@ def _fetch_while_processing(settings: Settings, run_id: int, workers: int | None
             with open_pipeline(settings, crawl=True) as pipe:
                 before = before_fetch(pipe)
                 fetched = _fetch(pipe, run_id, on_progress)
-        except BaseException:  # interrupted, or fetching failed: the workers stop now, their claims lapse with them
+        except BaseException:  # interrupted, or fetching failed: the workers stop now and hand back their claims
             _stop_workers()
             raise
         finally:
@@ -409,7 +409,7 @@ def _run_pool(job: ProcessJob, workers: int) -> dict:
         try:
             for counts in pool.map(process_worker, [job] * workers):
                 totals.update(counts)
-        except BaseException:  # interrupted (or a worker failed): stop the others now; their claims lapse with them
+        except BaseException:  # interrupted (or a worker failed): stop the others now; they hand back their claims
             _stop_workers()
             raise
     return dict(totals)
