@@ -127,23 +127,24 @@ def record_template_blocks(
 
     An article already recorded counts nothing again. A block is learned while it has been seen on at least
     `min_articles` distinct articles and on at least `min_share` of the publisher's articles recorded since
-    it was first seen; both are decided in the upsert itself, so this is three statements whatever the size
+    it was first seen; both are decided in the upsert itself, so this is two statements whatever the size
     of the tables. Fingerprints are written in sorted order, so concurrent writers lock rows in one order."""
     if not publisher:
         return
     cur.execute(
-        "INSERT INTO template_articles (publisher, article_id) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-        (publisher, article_id),
-    )
-    if cur.fetchone() is None:
-        return
-    cur.execute(
-        """INSERT INTO template_publishers (publisher, article_count) VALUES (%s, 1)
+        """WITH new_article AS (
+               INSERT INTO template_articles (publisher, article_id) VALUES (%(publisher)s, %(article_id)s)
+               ON CONFLICT DO NOTHING RETURNING publisher
+           )
+           INSERT INTO template_publishers (publisher, article_count) SELECT publisher, 1 FROM new_article
            ON CONFLICT (publisher) DO UPDATE SET article_count = template_publishers.article_count + 1
            RETURNING article_count""",
-        (publisher,),
+        {"publisher": publisher, "article_id": article_id},
     )
-    publisher_count = cur.fetchone()[0]
+    counted = cur.fetchone()
+    if counted is None:  # the article was recorded already
+        return
+    publisher_count = counted[0]
     prints = sorted(set(fingerprints))
     if not prints:
         return
