@@ -44,7 +44,8 @@ def record_article_lines(
     """Count the article's learnable lines for its publisher; returns the lines learned by this call.
 
     Re-recording an article counts nothing twice. The cost does not grow with the publisher's history: the
-    counts live in daily counters, and the window's share is read from at most `window` days of them."""
+    counts live in daily counters, and the window's share is read from at most `window` days of them, only for
+    lines seen on at least `min_articles` articles in all (a line seen on fewer cannot be learned yet)."""
     if not publisher:
         return []
     by_key = {comparison_key(line): line_key(line) for line in lines if is_learnable(line)}
@@ -71,14 +72,15 @@ def record_article_lines(
                FROM sighted s JOIN unnest(%(keys)s::text[], %(lines)s::text[]) AS l (key, line) ON l.key = s.line_key
                ON CONFLICT (publisher, line_key) DO UPDATE
                SET article_count = learned_boilerplate.article_count + 1, last_seen_at = now()
-               RETURNING line_key, learned_at
+               RETURNING line_key, learned_at, article_count
            ), days AS (
                INSERT INTO boilerplate_line_days (publisher, line_key, day, articles)
                SELECT %(publisher)s, line_key, (now() AT TIME ZONE 'UTC')::date, 1 FROM sighted
                ON CONFLICT (publisher, line_key, day) DO UPDATE SET articles = boilerplate_line_days.articles + 1
            )
-           SELECT line_key FROM counted WHERE learned_at IS NULL""",
-        {"publisher": publisher, "article_id": article_id, "keys": list(by_key), "lines": list(by_key.values())},
+           SELECT line_key FROM counted WHERE learned_at IS NULL AND article_count >= %(min_articles)s""",
+        {"publisher": publisher, "article_id": article_id, "keys": list(by_key), "lines": list(by_key.values()),
+         "min_articles": policy.min_articles},
     )
     candidates = [row[0] for row in cur.fetchall()]
     if not candidates:
@@ -125,23 +127,24 @@ def record_template_blocks(
 
     An article already recorded counts nothing again. A block is learned while it has been seen on at least
     `min_articles` distinct articles and on at least `min_share` of the publisher's articles recorded since
-    it was first seen; both are decided in the upsert itself, so this is three statements whatever the size
+    it was first seen; both are decided in the upsert itself, so this is two statements whatever the size
     of the tables. Fingerprints are written in sorted order, so concurrent writers lock rows in one order."""
     if not publisher:
         return
     cur.execute(
-        "INSERT INTO template_articles (publisher, article_id) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-        (publisher, article_id),
-    )
-    if cur.fetchone() is None:
-        return
-    cur.execute(
-        """INSERT INTO template_publishers (publisher, article_count) VALUES (%s, 1)
+        """WITH new_article AS (
+               INSERT INTO template_articles (publisher, article_id) VALUES (%(publisher)s, %(article_id)s)
+               ON CONFLICT DO NOTHING RETURNING publisher
+           )
+           INSERT INTO template_publishers (publisher, article_count) SELECT publisher, 1 FROM new_article
            ON CONFLICT (publisher) DO UPDATE SET article_count = template_publishers.article_count + 1
            RETURNING article_count""",
-        (publisher,),
+        {"publisher": publisher, "article_id": article_id},
     )
-    publisher_count = cur.fetchone()[0]
+    counted = cur.fetchone()
+    if counted is None:  # the article was recorded already
+        return
+    publisher_count = counted[0]
     prints = sorted(set(fingerprints))
     if not prints:
         return

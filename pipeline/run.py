@@ -44,8 +44,7 @@ def run_batch(settings: Settings, feeds_file: Path | None = None, poll_all: bool
     entries' pages, and process them into articles and stories. `on_progress(stage, done, total)` hears how far
     each stage has come (total None while not known)."""
     specs = load_feed_list(feeds_file) if feeds_file else []
-    steps = [partial(stages.poll, include_not_due=poll_all, on_progress=on_progress),
-             partial(stages.fetch_and_process, on_progress=on_progress)]
+    steps = [partial(stages.poll_fetch_and_process, include_not_due=poll_all, on_progress=on_progress)]
     return run_steps(settings, steps, specs)
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -141,24 +141,30 @@ def plan_poll(settings: Settings, max_shards: int, include_not_due: bool = False
 def poll(settings: Settings, run_id: int, feed_ids: list[int] | None = None, include_not_due: bool = False,
          on_progress: ProgressCallback | None = None) -> dict:
     """Poll the given feeds that are still due (all due feeds when None) and record their new entries."""
-    clock = StageClock()
     with open_pipeline(settings, crawl=True) as pipe:
-        with db.transaction(pipe.conn) as cur:
-            feeds = due_feeds(cur, include_not_due)
-        if feed_ids is not None:
-            wanted = set(feed_ids)
-            feeds = [feed for feed in feeds if feed.id in wanted]
-        with clock.measure("poll"):
-            polled = poll_feeds(PollContext(
-                conn=pipe.conn, archive=pipe.archive, crawler=pipe.crawler, run_id=run_id,
-                schedule=ScheduleSettings(timedelta(seconds=settings.poll_min_interval),
-                                          timedelta(seconds=settings.poll_max_interval)),
-                per_domain_delay=settings.per_domain_delay, on_progress=on_progress,
-                max_new_entries=settings.max_new_entries_per_poll,
-            ), feeds)
-        counts = Counter(feeds_polled=polled.polled, feeds_failed=polled.failed, new_entries=polled.new_entries,
-                         bytes_archived=polled.bytes_archived)
-        _add_to_run(pipe.conn, run_id, counts, clock)
+        return _poll(pipe, run_id, feed_ids, include_not_due, on_progress)
+
+
+def _poll(pipe: Pipeline, run_id: int, feed_ids: list[int] | None, include_not_due: bool,
+          on_progress: ProgressCallback | None) -> dict:
+    clock = StageClock()
+    settings = pipe.settings
+    with db.transaction(pipe.conn) as cur:
+        feeds = due_feeds(cur, include_not_due)
+    if feed_ids is not None:
+        wanted = set(feed_ids)
+        feeds = [feed for feed in feeds if feed.id in wanted]
+    with clock.measure("poll"):
+        polled = poll_feeds(PollContext(
+            conn=pipe.conn, archive=pipe.archive, crawler=pipe.crawler, run_id=run_id,
+            schedule=ScheduleSettings(timedelta(seconds=settings.poll_min_interval),
+                                      timedelta(seconds=settings.poll_max_interval)),
+            per_domain_delay=settings.per_domain_delay, on_progress=on_progress,
+            max_new_entries=settings.max_new_entries_per_poll,
+        ), feeds)
+    counts = Counter(feeds_polled=polled.polled, feeds_failed=polled.failed, new_entries=polled.new_entries,
+                     bytes_archived=polled.bytes_archived)
+    _add_to_run(pipe.conn, run_id, counts, clock)
     return dict(counts)
 
 
@@ -171,19 +177,23 @@ def fetch(settings: Settings, run_id: int, on_progress: ProgressCallback | None 
     archived, and recorded on their entries (state 'fetched') in one transaction. Entries this batch already
     tried are left for the next. A page that could not be fetched counts an attempt against its entry."""
     with open_pipeline(settings, crawl=True) as pipe:
-        since = _run_started_at(pipe.conn, run_id)
-        totals: Counter = Counter()
-        try:
-            while True:
-                with db.transaction(pipe.conn) as cur:
-                    entries = store.claim_entries_to_fetch(cur, since, FETCH_BATCH_SIZE)
-                if not entries:
-                    return dict(totals)
-                totals.update(_fetch_batch(pipe, run_id, entries))
-                if on_progress:
-                    on_progress("fetch", totals["pages_fetched"] + totals["articles_failed"], None)
-        finally:
-            _release_claims(pipe.conn)
+        return _fetch(pipe, run_id, on_progress)
+
+
+def _fetch(pipe: Pipeline, run_id: int, on_progress: ProgressCallback | None) -> dict:
+    since = _run_started_at(pipe.conn, run_id)
+    totals: Counter = Counter()
+    try:
+        while True:
+            with db.transaction(pipe.conn) as cur:
+                entries = store.claim_entries_to_fetch(cur, since, FETCH_BATCH_SIZE)
+            if not entries:
+                return dict(totals)
+            totals.update(_fetch_batch(pipe, run_id, entries))
+            if on_progress:
+                on_progress("fetch", totals["pages_fetched"] + totals["articles_failed"], None)
+    finally:
+        _release_claims(pipe.conn)
 
 
 def _run_started_at(conn, run_id: int) -> datetime:
@@ -311,6 +321,22 @@ def fetch_and_process(settings: Settings, run_id: int, workers: int | None = Non
     While the fetch runs, a Postgres session holds a shared advisory lock on the batch (FETCH_LOCK_SPACE, run id);
     process workers that find nothing to claim keep waiting as long as someone holds it. If this process dies,
     its session and lock go with it and the workers finish what was fetched."""
+    return _fetch_while_processing(settings, run_id, workers, on_progress, before_fetch=lambda pipe: {})
+
+
+def poll_fetch_and_process(settings: Settings, run_id: int, include_not_due: bool = False,
+                           workers: int | None = None, on_progress: ProgressCallback | None = None) -> dict:
+    """`poll`, then `fetch_and_process`, with one crawler process for both. The process workers start before
+    the poll, so their start-up (imports, models) overlaps the poll's network waits instead of following it."""
+    return _fetch_while_processing(
+        settings, run_id, workers, on_progress,
+        before_fetch=lambda pipe: _poll(pipe, run_id, None, include_not_due, on_progress))
+
+
+def _fetch_while_processing(settings: Settings, run_id: int, workers: int | None,
+                            on_progress: ProgressCallback | None, before_fetch: Callable[[Pipeline], dict]) -> dict:
+    """Run `before_fetch` and then the fetch on one pipeline while the process workers run; see
+    `fetch_and_process`. Returns the counters of all three."""
     settings = _resolved(settings)
     signal_conn = db.connect(settings.database_url)
     signal_conn.autocommit = True
@@ -319,8 +345,10 @@ def fetch_and_process(settings: Settings, run_id: int, workers: int | None = Non
     with ThreadPoolExecutor(1, thread_name_prefix="process") as background:
         processing = background.submit(_run_pool, ProcessJob(settings, run_id), workers or settings.process_workers)
         try:
-            fetched = fetch(settings, run_id, on_progress)
-        except BaseException:  # interrupted, or fetching failed: the workers stop now, their claims lapse with them
+            with open_pipeline(settings, crawl=True) as pipe:
+                before = before_fetch(pipe)
+                fetched = _fetch(pipe, run_id, on_progress)
+        except BaseException:  # interrupted, or fetching failed: the workers stop now and hand back their claims
             _stop_workers()
             raise
         finally:
@@ -328,7 +356,7 @@ def fetch_and_process(settings: Settings, run_id: int, workers: int | None = Non
         processed = processing.result()
     if on_progress:
         on_progress("process", processed.get("articles_processed", 0), processed.get("articles_processed", 0))
-    return {**fetched, **processed}
+    return {**before, **fetched, **processed}
 
 
 def _lock_id(run_id: int) -> int:
@@ -377,11 +405,11 @@ def _run_workers(job: ProcessJob, workers: int) -> dict:
 def _run_pool(job: ProcessJob, workers: int) -> dict:
     totals: Counter = Counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=ignore_interrupts) as pool:
+                             initializer=prepare_worker) as pool:
         try:
             for counts in pool.map(process_worker, [job] * workers):
                 totals.update(counts)
-        except BaseException:  # interrupted (or a worker failed): stop the others now; their claims lapse with them
+        except BaseException:  # interrupted (or a worker failed): stop the others now; they hand back their claims
             _stop_workers()
             raise
     return dict(totals)
@@ -392,9 +420,16 @@ def _stop_workers() -> None:
         worker.terminate()
 
 
-def ignore_interrupts() -> None:
-    """In a worker process: Ctrl-C reaches the whole process group, but only the parent decides what stops."""
+def prepare_worker() -> None:
+    """In a worker process: Ctrl-C reaches the whole process group, but only the parent decides what stops; when
+    it stops a worker (SIGTERM), the worker leaves by an exception, so it hands its claims back on the way out
+    (`process_worker`'s finally) instead of leaving them to lapse with its session."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _leave)
+
+
+def _leave(signum: int, frame: object) -> None:
+    raise SystemExit()  # without a message: nothing is printed, wherever in the worker it is raised
 
 
 def process_worker(job: ProcessJob) -> Counter:
