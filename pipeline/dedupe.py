@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 import psycopg2.errors
 import psycopg2.extensions
+from datasketch import MinHash
 
 WORD = re.compile(r"\w+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
@@ -114,32 +115,8 @@ def key_hash(kind: str, text: str) -> int:
 
 
 @lru_cache(maxsize=4)
-def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """The affine permutations (a odd, b) drawn from MINHASH_SEED as datasketch 2's "affine32" MinHash draws them."""
-    generator = np.random.RandomState(MINHASH_SEED)
-    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return a, b
-
-
-def _murmur_finalizer(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finalizer (fmix32), a bijection that spreads crc32's structured values."""
-    values = values ^ (values >> np.uint32(16))
-    values = values * np.uint32(0x85EBCA6B)
-    values = values ^ (values >> np.uint32(13))
-    values = values * np.uint32(0xC2B2AE35)
-    return values ^ (values >> np.uint32(16))
-
-
-def minhash_values(shingles: frozenset[str], num_perm: int) -> np.ndarray:
-    """The MinHash signature of a non-empty shingle set: per permutation, min(a * fmix32(crc32(s)) + b mod 2^32).
-
-    Bit for bit what `datasketch.MinHash(num_perm, seed=MINHASH_SEED, hashfunc=zlib.crc32, scheme="affine32")`
-    gives, so stored keys stay valid; computed here because importing datasketch (which pulls in scipy and
-    redis) cost every process about half a second of start-up."""
-    hashes = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in shingles), dtype=np.uint32, count=len(shingles))
-    a, b = _permutations(num_perm)
-    return (_murmur_finalizer(hashes).reshape(-1, 1) * a + b).min(axis=0)
+def _permutations(num_perm: int) -> np.ndarray:
+    return MinHash(num_perm=num_perm, seed=MINHASH_SEED).permutations
 
 
 @dataclass(frozen=True)
@@ -212,7 +189,15 @@ def band_keys(shingles: frozenset[str], config: DedupeConfig) -> list[int]:
     """MinHash LSH: one key per band of `rows_per_band` consecutive hash values."""
     if not shingles:
         return []
-    values = minhash_values(shingles, config.num_perm)
+    minhash = MinHash(
+        num_perm=config.num_perm,
+        seed=MINHASH_SEED,
+        hashfunc=zlib.crc32,
+        permutations=_permutations(config.num_perm),
+        scheme="affine32",
+    )
+    minhash.update_batch([s.encode("utf-8") for s in shingles])
+    values = minhash.hashvalues
     r = config.rows_per_band
     return [
         key_hash(f"band{band}", values[band * r : (band + 1) * r].tobytes().hex()) for band in range(config.num_bands)

@@ -145,21 +145,6 @@ def ingest_barrier_copies(conn) -> dict[str, dedupe.StoryDecision]:
     }
 
 
-
-def test_minhash_signature_is_datasketchs_affine32_signature_so_stored_keys_stay_valid():
-    datasketch = pytest.importorskip("datasketch")
-    import zlib
-
-    shingles = dedupe.BodyFeatures.of(BARRIER_TITLE, "\n\n".join(BARRIER), dedupe.DEFAULT_CONFIG).shingles
-    reference = datasketch.MinHash(num_perm=72, seed=dedupe.MINHASH_SEED, hashfunc=zlib.crc32, scheme="affine32")
-    reference.update_batch([shingle.encode("utf-8") for shingle in shingles])
-
-    signature = dedupe.minhash_values(shingles, 72)
-
-    assert signature.dtype == reference.hashvalues.dtype
-    assert signature.tolist() == reference.hashvalues.tolist()
-
-
 def test_copies_with_new_headline_ads_trimmed_tail_first_40_percent_and_local_paragraph_join_one_story(conn):
     decisions = ingest_barrier_copies(conn)
 
