@@ -126,6 +126,24 @@ def test_every_dag_parses_without_database_or_network_work_at_import(tmp_path: P
     assert result["seconds"] < 10
 
 
+def test_dag_files_parse_from_a_folder_that_is_not_airflows_dags_folder(tmp_path: Path):
+    """A plain DagBag filled from a copy of dags/ (Airflow puts only its own DAGS_FOLDER on sys.path, and a plain
+    DagBag adds no bundle path) still finds feedpipe_common: it is installed with the library."""
+    copied = shutil.copytree(DAGS, tmp_path / "elsewhere", ignore=shutil.ignore_patterns("__pycache__"))
+    env = airflow_environment(tmp_path / "home", AIRFLOW__CORE__DAGS_FOLDER=str(tmp_path / "empty"))
+
+    parse = ("import json, sys; from airflow.dag_processing.dagbag import DagBag; bag = DagBag(dag_folder=sys.argv[1]);"
+             " print(json.dumps({'errors': bag.import_errors, 'dag_ids': sorted(bag.dag_ids)}))")
+
+    parsed = subprocess.run([sys.executable, "-c", parse, str(copied)], env=env, capture_output=True, text=True,
+                            timeout=300, cwd=tmp_path)
+
+    assert parsed.returncode == 0, parsed.stderr
+    result = json.loads(parsed.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert result["dag_ids"] == DAG_IDS
+
+
 def test_feed_ingest_plans_polls_per_shard_then_fetches_and_processes_per_slot(dag_bag):
     from airflow.sdk import TriggerRule
 
