@@ -24,7 +24,7 @@ from lxml.cssselect import CSSSelector
 
 from pipeline.extract import ExtractedPage
 from pipeline.template import block_key, is_linked_teaser, is_template, teaser_runs, template_fingerprints
-from pipeline.text_keys import comparison_key, line_key
+from pipeline.text_keys import comparison_key, comparison_key_of_line_key, line_key
 
 # Bump when a built-in rule changes; the publisher file's own digest is appended to it (RuleSet.version).
 RULES_VERSION = "3"
@@ -372,7 +372,7 @@ class _Paragraph:
     def comparison(self) -> str:
         """`comparison_key` of the text, computed again only when the text changed."""
         if self._comparison_of is not self.text:
-            self._comparison, self._comparison_of = comparison_key(self.key), self.text
+            self._comparison, self._comparison_of = comparison_key_of_line_key(self.key), self.text
         return self._comparison
 
 

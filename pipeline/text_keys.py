@@ -15,4 +15,9 @@ def line_key(text: str) -> str:
 
 def comparison_key(text: str) -> str:
     """Loose form for spotting repeats: case and quote styles ignored."""
-    return QUOTES.sub("", line_key(text).casefold())
+    return comparison_key_of_line_key(line_key(text))
+
+
+def comparison_key_of_line_key(key: str) -> str:
+    """`comparison_key` of a text whose `line_key` is already at hand."""
+    return QUOTES.sub("", key.casefold())
