@@ -19,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
+from typing import Iterator
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -308,35 +308,20 @@ def process(settings: Settings, run_id: int, workers: int | None = None) -> dict
     """Process fetched entries until none is left: read each response back from the archive, extract → clean →
     normalize, store, and put the article into its story. Runs `workers` processes (settings.process_workers by
     default); each claims small chunks of entries, so memory stays flat whatever the batch size. While the
-    batch is still fetching (`fetch_and_process`), workers wait for more pages instead of stopping."""
+    batch is still fetching (`poll_fetch_and_process`), workers wait for more pages instead of stopping."""
     return _run_workers(ProcessJob(_resolved(settings), run_id), workers or settings.process_workers)
-
-
-def fetch_and_process(settings: Settings, run_id: int, workers: int | None = None,
-                      on_progress: ProgressCallback | None = None) -> dict:
-    """Fetch and process at once: fetching runs here while a pool of process workers (at least one process)
-    takes each page as soon as it is archived, so the CPU work overlaps the network's waiting (with a per-domain
-    delay, fetching is mostly waiting).
-
-    While the fetch runs, a Postgres session holds a shared advisory lock on the batch (FETCH_LOCK_SPACE, run id);
-    process workers that find nothing to claim keep waiting as long as someone holds it. If this process dies,
-    its session and lock go with it and the workers finish what was fetched."""
-    return _fetch_while_processing(settings, run_id, workers, on_progress, before_fetch=lambda pipe: {})
 
 
 def poll_fetch_and_process(settings: Settings, run_id: int, include_not_due: bool = False,
                            workers: int | None = None, on_progress: ProgressCallback | None = None) -> dict:
-    """`poll`, then `fetch_and_process`, with one crawler process for both. The process workers start before
-    the poll, so their start-up (imports, models) overlaps the poll's network waits instead of following it."""
-    return _fetch_while_processing(
-        settings, run_id, workers, on_progress,
-        before_fetch=lambda pipe: _poll(pipe, run_id, None, include_not_due, on_progress))
+    """Poll, then fetch, on one pipeline (one crawler process), while a pool of process workers (at least one
+    process) takes each page as soon as it is archived, so the CPU work overlaps the network's waiting (with a
+    per-domain delay, fetching is mostly waiting). The workers start before the poll, so their start-up
+    (imports, models) overlaps the poll too. Returns the counters of all three stages.
 
-
-def _fetch_while_processing(settings: Settings, run_id: int, workers: int | None,
-                            on_progress: ProgressCallback | None, before_fetch: Callable[[Pipeline], dict]) -> dict:
-    """Run `before_fetch` and then the fetch on one pipeline while the process workers run; see
-    `fetch_and_process`. Returns the counters of all three."""
+    While this runs, a Postgres session holds a shared advisory lock on the batch (FETCH_LOCK_SPACE, run id);
+    process workers that find nothing to claim keep waiting as long as someone holds it. If this process dies,
+    its session and lock go with it and the workers finish what was fetched."""
     settings = _resolved(settings)
     signal_conn = db.connect(settings.database_url)
     signal_conn.autocommit = True
@@ -346,7 +331,7 @@ def _fetch_while_processing(settings: Settings, run_id: int, workers: int | None
         processing = background.submit(_run_pool, ProcessJob(settings, run_id), workers or settings.process_workers)
         try:
             with open_pipeline(settings, crawl=True) as pipe:
-                before = before_fetch(pipe)
+                polled = _poll(pipe, run_id, None, include_not_due, on_progress)
                 fetched = _fetch(pipe, run_id, on_progress)
         except BaseException:  # interrupted, or fetching failed: the workers stop now and hand back their claims
             _stop_workers()
@@ -356,7 +341,7 @@ def _fetch_while_processing(settings: Settings, run_id: int, workers: int | None
         processed = processing.result()
     if on_progress:
         on_progress("process", processed.get("articles_processed", 0), processed.get("articles_processed", 0))
-    return {**before, **fetched, **processed}
+    return {**polled, **fetched, **processed}
 
 
 def _lock_id(run_id: int) -> int:
