@@ -85,9 +85,10 @@ def feedpipe_settings() -> Settings:
 
 @contextmanager
 def spawnable_main() -> Iterator[None]:
-    """Let the library spawn processes (the crawler, process workers) from a task process.
+    """Let the library start processes (the crawler, process workers) from a task process.
 
-    A spawned child re-runs its parent's `__main__` script unless that module is importable by name. In a task
+    A child started by the fork server (pipeline.children), as a spawned one, re-runs its parent's `__main__`
+    script unless that module is importable by name. In a task
     process `__main__` is the `airflow` script, and importing Airflow there fails (a task process may not reach
     the metadata database), so the script's path is hidden from multiprocessing while the stage runs."""
     main = sys.modules["__main__"]

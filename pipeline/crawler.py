@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import multiprocessing
 import signal
 import threading
 from collections import deque
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from pipeline.archive import RawResponse
+from pipeline.children import child_process_context
 from pipeline.fetch import FEED_MAX_BYTES, PAGE_MAX_BYTES, Fetched, FetchError, Fetcher, FetchPolicy
 from pipeline.politeness import BudgetSettings, PolitenessBudget, registrable_domain, retry_after_until
 
@@ -100,7 +100,7 @@ class Crawler:
     """The calling process's side: sends requests to the crawler process and hands back its answers."""
 
     def __init__(self, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool = True) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads and connections
+        context = child_process_context()
         self._conn, child_conn = context.Pipe()
         self.process = context.Process(target=serve_requests, args=(child_conn, policy, budget, respect_robots),
                                        name="feedpipe-crawler", daemon=True)

@@ -28,13 +28,15 @@ class LearningPolicy:
 DEFAULT_POLICY = LearningPolicy()
 
 
+# Read from the partial index of learned rows (migration 0010): the cost stays flat however many lines are counted.
+LEARNED_LINES = "SELECT line_key FROM learned_boilerplate WHERE publisher = %s AND learned_at IS NOT NULL"
+
+
 def learned_lines(cur, publisher: str | None) -> set[str]:
     """The comparison keys of the publisher's learned boilerplate lines (what `clean_page` takes as `learned`)."""
     if not publisher:
         return set()
-    cur.execute(
-        "SELECT line_key FROM learned_boilerplate WHERE publisher = %s AND learned_at IS NOT NULL", (publisher,)
-    )
+    cur.execute(LEARNED_LINES, (publisher,))
     return {row[0] for row in cur.fetchall()}
 
 

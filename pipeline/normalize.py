@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import py3langid
 from courlan import normalize_url
 
 from pipeline.clean import RULES_VERSION, CleanedPage, Removal, Syndication
@@ -19,8 +18,6 @@ from pipeline.extract import EXTRACTOR_VERSION
 # Control characters (category Cc) go too, except the ones that are whitespace: those become spaces.
 INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a-\u202e\u2066-\u2069"
                        "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
-# Enough text to tell the language of a news article; classifying the whole body costs ten times more.
-LANGUAGE_SAMPLE_CHARS = 1000
 TITLE_SEPARATOR = re.compile(r"\s+(?:[|\-–—:·•»]|::)\s+")
 # Site names seen as title suffixes on wire copies; the page's own site name and domain are tried too.
 KNOWN_SITE_NAMES = {
@@ -103,6 +100,8 @@ def normalize_article(
     fallback_published: datetime | None = None,
     publisher: str | None = None,
 ) -> Article:
+    from pipeline.language import identify_language  # the model is read on first use, not with this module
+
     paragraphs = [p for p in (normalize_text(p) for p in cleaned.paragraphs) if p]
     site_names = {name for name in (cleaned.page.site_name, publisher) if name}
     return Article(
@@ -209,10 +208,3 @@ def unique_authors(authors: list[str]) -> list[str]:
         if name and is_author_name(name):
             seen.setdefault(name.casefold(), name)
     return list(seen.values())
-
-
-def identify_language(text: str) -> str | None:
-    if not text.strip():
-        return None
-    language, _ = py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])
-    return language

@@ -28,6 +28,7 @@ from pipeline import db, dedupe, store
 from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_response, open_archive,
                               read_response)
 from pipeline.article import NoArticleText, PageUnavailable, article_from_response
+from pipeline.children import child_process_context
 from pipeline.clean import PUBLISHER_RULES_FILE, RuleSet, load_rules, publisher_domain
 from pipeline.config import Settings
 from pipeline.crawler import Crawler
@@ -389,7 +390,7 @@ def _run_workers(job: ProcessJob, workers: int) -> dict:
 
 def _run_pool(job: ProcessJob, workers: int) -> dict:
     totals: Counter = Counter()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+    with ProcessPoolExecutor(workers, mp_context=child_process_context(),
                              initializer=prepare_worker) as pool:
         try:
             for counts in pool.map(process_worker, [job] * workers):
@@ -485,13 +486,13 @@ class _ProcessWorker:
         before = self._stored_copy(cur, article.canonical_url) if self.job.replay else None
         with self.clock.measure("load"):
             article_id, outcome = store.upsert_article(cur, article, entry, self.job.run_id, entry.fetch_archive_key)
-            if not self.job.replay:
-                record_article_lines(cur, article.publisher, article_id, article.learnable_lines)
-                record_template_blocks(cur, article.publisher, article_id, article.template_fingerprints)
         with self.clock.measure("dedupe"):
             decision = dedupe.assign_story(cur, article_id)
         with self.clock.measure("load"):
             store.mark_entry_loaded(cur, entry.id, article_id, self.job.run_id)
+            if not self.job.replay:  # last: the publisher's counter rows they update stay locked until the commit
+                record_article_lines(cur, article.publisher, article_id, article.learnable_lines)
+                record_template_blocks(cur, article.publisher, article_id, article.template_fingerprints)
         counts = Counter(articles_processed=1, articles_loaded=int(outcome == "added"))
         if self.job.replay:
             counts.update(_replay_changes(before, article.content_sha256, article.title, decision))

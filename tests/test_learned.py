@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from pipeline.clean import KNOWN_BOILERPLATE, clean_page
 from pipeline.extract import ExtractedPage
-from pipeline.learned import LearningPolicy, learned_lines, record_article_lines
+from pipeline.learned import LEARNED_LINES, LearningPolicy, learned_lines, record_article_lines
 
 PROMO = "Get the Harbour Times weekend edition delivered"
 QUOTE = '"We will rebuild the pier," the mayor said.'
@@ -56,6 +56,20 @@ def test_recording_the_same_article_again_counts_nothing_twice(conn):
         cur.execute("SELECT article_count FROM learned_boilerplate WHERE publisher = %s", (publisher,))
         assert cur.fetchone() == (1,)
         assert learned_lines(cur, publisher) == set()
+
+
+def test_reading_the_learned_lines_does_not_scan_every_line_counted_for_the_publisher(conn):
+    publisher = "harbour-many.example"
+    with conn.cursor() as cur:
+        cur.execute("""INSERT INTO learned_boilerplate (publisher, line_key, line, article_count, learned_at)
+                       SELECT %s, 'line ' || n, 'Line ' || n, 1, CASE WHEN n <= 3 THEN now() END
+                       FROM generate_series(1, 20000) AS n""", (publisher,))
+        cur.execute("ANALYZE learned_boilerplate")
+        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + LEARNED_LINES, (publisher,))
+        plan = json.dumps(cur.fetchone()[0])
+        assert learned_lines(cur, publisher) == {"line 1", "line 2", "line 3"}
+    assert '"Index Name": "learned_boilerplate_learned"' in plan
+    assert '"Rows Removed by Filter"' not in plan
 
 
 def test_quoted_speech_and_long_paragraphs_are_never_learned(conn):
