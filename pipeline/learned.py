@@ -87,25 +87,36 @@ def record_article_lines(
     candidates = [row[0] for row in cur.fetchall()]
     if not candidates:
         return []
+    cur.execute(LINES_TO_LEARN, {"publisher": publisher, "keys": candidates, "days": policy.window.days,
+                                 "min_articles": policy.min_articles, "min_share": policy.min_share})
+    to_learn = [row[0] for row in cur.fetchall()]
+    if not to_learn:
+        return []
     cur.execute(
-        """WITH recent AS (
-               SELECT COALESCE(sum(articles), 0) AS articles FROM boilerplate_publisher_days
-               WHERE publisher = %(publisher)s AND day > (now() AT TIME ZONE 'UTC')::date - %(days)s
-           ), recurring AS (
-               SELECT line_key, sum(articles) AS articles FROM boilerplate_line_days
-               WHERE publisher = %(publisher)s AND line_key = ANY(%(keys)s)
-                 AND day > (now() AT TIME ZONE 'UTC')::date - %(days)s
-               GROUP BY line_key
-           )
-           UPDATE learned_boilerplate lb SET learned_at = now()
-           FROM recurring, recent
-           WHERE lb.publisher = %(publisher)s AND lb.line_key = recurring.line_key AND lb.learned_at IS NULL
-             AND recurring.articles >= %(min_articles)s AND recurring.articles >= %(min_share)s * recent.articles
-           RETURNING lb.line""",
-        {"publisher": publisher, "keys": candidates, "days": policy.window.days,
-         "min_articles": policy.min_articles, "min_share": policy.min_share},
+        """UPDATE learned_boilerplate SET learned_at = now()
+           WHERE publisher = %s AND line_key = ANY(%s) AND learned_at IS NULL RETURNING line""",
+        (publisher, to_learn),
     )
     return [row[0] for row in cur.fetchall()]
+
+
+# The share check of a publisher's candidate lines, which runs for most articles (a line seen on enough articles
+# but on too small a share of them stays a candidate). Each candidate's window is read on its own (LATERAL, on
+# all three primary key columns of boilerplate_line_days), so no plan reads more than the candidates' rows.
+# Joined with the update of learned_boilerplate in one statement, it let the planner, on statistics from before
+# a publisher's first articles, rescan the publisher's whole window for each of its lines: 4 s a call after
+# 2,700 articles. The update now runs only for the lines that pass, once per line learned.
+LINES_TO_LEARN = """
+    WITH recent AS (
+        SELECT COALESCE(sum(articles), 0) AS articles FROM boilerplate_publisher_days
+        WHERE publisher = %(publisher)s AND day > (now() AT TIME ZONE 'UTC')::date - %(days)s
+    )
+    SELECT k.line_key
+    FROM unnest(%(keys)s::text[]) AS k (line_key), recent,
+         LATERAL (SELECT COALESCE(sum(d.articles), 0) AS articles FROM boilerplate_line_days d
+                  WHERE d.publisher = %(publisher)s AND d.line_key = k.line_key
+                    AND d.day > (now() AT TIME ZONE 'UTC')::date - %(days)s) AS window_count
+    WHERE window_count.articles >= %(min_articles)s AND window_count.articles >= %(min_share)s * recent.articles"""
 
 
 def known_templates(cur, publisher: str | None) -> frozenset[int]:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from pipeline.clean import KNOWN_BOILERPLATE, clean_page
 from pipeline.extract import ExtractedPage
-from pipeline.learned import LEARNED_LINES, LearningPolicy, learned_lines, record_article_lines
+from pipeline.learned import LEARNED_LINES, LINES_TO_LEARN, LearningPolicy, learned_lines, record_article_lines
 
 PROMO = "Get the Harbour Times weekend edition delivered"
 QUOTE = '"We will rebuild the pier," the mayor said.'
@@ -58,18 +58,38 @@ def test_recording_the_same_article_again_counts_nothing_twice(conn):
         assert learned_lines(cur, publisher) == set()
 
 
-def test_reading_the_learned_lines_does_not_scan_every_line_counted_for_the_publisher(conn):
-    publisher = "harbour-many.example"
+def test_reading_the_learned_lines_does_not_scan_every_line_counted_for_a_publisher_new_to_the_statistics(conn):
+    newcomer = "harbour-many.example"
+    count_lines = """INSERT INTO learned_boilerplate (publisher, line_key, line, article_count, learned_at)
+                     SELECT %s, 'line ' || n, 'Line ' || n, 1, CASE WHEN n <= 3 THEN now() END
+                     FROM generate_series(1, 20000) AS n"""
     with conn.cursor() as cur:
-        cur.execute("""INSERT INTO learned_boilerplate (publisher, line_key, line, article_count, learned_at)
-                       SELECT %s, 'line ' || n, 'Line ' || n, 1, CASE WHEN n <= 3 THEN now() END
-                       FROM generate_series(1, 20000) AS n""", (publisher,))
+        cur.execute(count_lines, ("harbour-old.example",))
         cur.execute("ANALYZE learned_boilerplate")
-        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + LEARNED_LINES, (publisher,))
-        plan = json.dumps(cur.fetchone()[0])
-        assert learned_lines(cur, publisher) == {"line 1", "line 2", "line 3"}
-    assert '"Index Name": "learned_boilerplate_learned"' in plan
-    assert '"Rows Removed by Filter"' not in plan
+        cur.execute(count_lines, (newcomer,))
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + LEARNED_LINES, (newcomer,))
+        plan = cur.fetchone()[0][0]
+        assert learned_lines(cur, newcomer) == {"line 1", "line 2", "line 3"}
+    assert plan["Plan"]["Shared Hit Blocks"] < 20
+
+
+def test_the_share_check_reads_only_the_candidate_lines_counters_for_a_publisher_new_to_the_statistics(conn):
+    newcomer = "harbour-new.example"
+    today = "(now() AT TIME ZONE 'UTC')::date"
+    count_lines = f"""INSERT INTO learned_boilerplate (publisher, line_key, line, article_count)
+                      SELECT %(publisher)s, 'line ' || n, 'Line ' || n, 6 FROM generate_series(1, 3000) AS n;
+                      INSERT INTO boilerplate_line_days (publisher, line_key, day, articles)
+                      SELECT %(publisher)s, 'line ' || n, {today}, 6 FROM generate_series(1, 3000) AS n;
+                      INSERT INTO boilerplate_publisher_days VALUES (%(publisher)s, {today}, 1000)"""
+    with conn.cursor() as cur:
+        cur.execute(count_lines, {"publisher": "harbour-old.example"})
+        cur.execute("ANALYZE learned_boilerplate; ANALYZE boilerplate_line_days")
+        cur.execute(count_lines, {"publisher": newcomer})
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + LINES_TO_LEARN,
+                    {"publisher": newcomer, "keys": ["line 7"], "days": 30, "min_articles": 5, "min_share": 0.2})
+        plan = cur.fetchone()[0][0]
+    assert plan["Plan"]["Actual Rows"] == 0  # on 6 of 1,000 articles: not learned
+    assert plan["Plan"]["Shared Hit Blocks"] < 20
 
 
 def test_quoted_speech_and_long_paragraphs_are_never_learned(conn):
