@@ -88,9 +88,9 @@ def spawnable_main() -> Iterator[None]:
     """Let the library start processes (the crawler, process workers) from a task process.
 
     A child started by the fork server (pipeline.children), as a spawned one, re-runs its parent's `__main__`
-    script unless that module is importable by name. In a task
-    process `__main__` is the `airflow` script, and importing Airflow there fails (a task process may not reach
-    the metadata database), so the script's path is hidden from multiprocessing while the stage runs."""
+    script unless that module is importable by name. In a task process `__main__` is the `airflow` script, and
+    importing Airflow there fails (a task process may not reach the metadata database), so the script's path is
+    hidden from multiprocessing while the stage runs."""
     main = sys.modules["__main__"]
     script = main.__dict__.pop("__file__", None) if getattr(main, "__spec__", None) is None else None
     try:
