@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,15 +15,18 @@ from pathlib import Path
 from typing import Callable, Iterator, Protocol
 from urllib.parse import unquote, urlparse
 
+from isal import igzip, isal_zlib
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 # Headers that describe the transfer rather than the payload we keep (httpx hands us decoded bytes).
 TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
-# gzip level of a record: level 1 costs about a quarter of warcio's level 9 (2 ms against 8 ms for a 330 KB news
-# page) for a record about a fifth larger; archiving runs once per page fetched, on the fetching process.
+# A record is gzipped by ISA-L (isal) at its level 1: the same size as zlib's level 1 (38.5% of 380 dev pages'
+# bytes) in a fifth of its time (0.19 ms against 1.0 ms a page, 0.3 ms against 8 ms for warcio's level 9).
+# Archiving runs once per page fetched, on the fetching process, which shares the cores with processing.
 RECORD_GZIP_LEVEL = 1
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ArchiveUrlError(ValueError):
@@ -203,7 +205,7 @@ def archive_key(kind: str, payload: bytes) -> str:
 
 def warc_record_bytes(response: RawResponse) -> bytes:
     """A gzipped WARC/1.1 response record (one gzip member): target URI, date, status line, headers, payload and
-    digests. warcio writes the record; it is compressed here, since warcio's own gzip is fixed at level 9."""
+    digests. warcio writes the record; it is compressed here, since warcio's own gzip is zlib's level 9."""
     headers = [(k, v) for k, v in response.headers if k.lower() not in TRANSFER_HEADERS]
     headers.append(("Content-Length", str(len(response.body))))
     http_headers = StatusAndHeaders(f"{response.status} {response.reason}".strip(), headers, protocol="HTTP/1.1")
@@ -219,7 +221,7 @@ def warc_record_bytes(response: RawResponse) -> bytes:
         warc_headers_dict={"WARC-Date": warc_date},
     )
     writer.write_record(record)
-    compressor = zlib.compressobj(RECORD_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)  # +16: a gzip member
+    compressor = isal_zlib.compressobj(RECORD_GZIP_LEVEL, isal_zlib.DEFLATED, isal_zlib.MAX_WBITS + 16)  # +16: a gzip member
     return compressor.compress(out.getbuffer()) + compressor.flush()
 
 
@@ -234,8 +236,14 @@ class ArchiveRecordError(ValueError):
 
 
 def read_response(archive: Archive, key: str) -> RawResponse:
-    """The response archived at `key`: its URL, status, headers, payload (the bytes that were served) and time."""
-    for record in ArchiveIterator(io.BytesIO(archive.get(key))):
+    """The response archived at `key`: its URL, status, headers, payload (the bytes that were served) and time.
+
+    A gzipped object is inflated by ISA-L before warcio reads it: half the time of warcio's own zlib (0.3 ms
+    against 0.6 ms a page), once per page processed."""
+    data = archive.get(key)
+    if data[:2] == GZIP_MAGIC:
+        data = igzip.decompress(data)
+    for record in ArchiveIterator(io.BytesIO(data)):
         if record.rec_type != "response":
             continue
         status_line = record.http_headers.get_statuscode()
