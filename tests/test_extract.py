@@ -2,11 +2,15 @@
 that result is doubtful: short, a small share of the page's text, or mostly link text."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import lxml.html
 import pytest
+from trafilatura.utils import load_html
 
 from lxml.html import document_fromstring
 
-from pipeline.extract import ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful
+from pipeline.extract import ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, parse_page
 from pipeline.template import block_key
 
 URL = "https://harbour.example/pier"
@@ -86,3 +90,21 @@ def test_the_publication_date_in_json_ld_is_read():
     html = page('<script type="application/ld+json">{"datePublished": "2024-03-01T09:00:00Z"}</script>'
                 + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS))
     assert extract_html(html, URL).published == "2024-03-01T09:00:00Z"
+
+
+SYNDICATED_PAGES = sorted((Path(__file__).parent / "fixtures" / "syndicated").glob("*.html"))
+
+
+@pytest.mark.parametrize("page", [
+    *[path.read_text(encoding="utf-8") for path in SYNDICATED_PAGES],
+    '<?xml version="1.0" encoding="utf-8"?><html><body><p>declares its encoding</p></body></html>',
+    "<html><body><p>unclosed <b>bold<p>and a second paragraph</body>",
+    "<p>a fragment alone</p>",
+    "plain text, no markup",
+], ids=[*[path.stem for path in SYNDICATED_PAGES], "encoding-declaration", "faulty-markup", "fragment", "text"])
+def test_pages_parse_to_the_tree_trafilatura_would_parse(page):
+    """feedpipe's parser differs from trafilatura's only in how lxml picks each element's Python class."""
+    ours, theirs = parse_page(page), load_html(page)
+    assert (ours is None) == (theirs is None)
+    if theirs is not None:
+        assert lxml.html.tostring(ours) == lxml.html.tostring(theirs)
