@@ -14,9 +14,9 @@ from multiprocessing.context import BaseContext
 
 # What the fork server imports before forking: `__main__` (multiprocessing's own default); the command line,
 # which a child runs again as its caller's `feedpipe` script does (`from pipeline.cli import main`), and through
-# it the crawler and the processing code; the language model, which process workers need and the command line
-# does not load.
-PRELOADED_MODULES = ["__main__", "pipeline.cli", "pipeline.language"]
+# it the crawler and the processing code; the language model and datasketch, which process workers need and the
+# command line's own process does not load.
+PRELOADED_MODULES = ["__main__", "pipeline.cli", "pipeline.language", "datasketch"]
 
 
 def child_process_context() -> BaseContext:

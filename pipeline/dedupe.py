@@ -30,7 +30,6 @@ from functools import lru_cache
 import numpy as np
 import psycopg2.errors
 import psycopg2.extensions
-from datasketch import MinHash
 
 WORD = re.compile(r"\w+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
@@ -116,6 +115,8 @@ def key_hash(kind: str, text: str) -> int:
 
 @lru_cache(maxsize=4)
 def _permutations(num_perm: int) -> np.ndarray:
+    from datasketch import MinHash  # see band_keys
+
     return MinHash(num_perm=num_perm, seed=MINHASH_SEED).permutations
 
 
@@ -186,9 +187,14 @@ def lead_sentences(body: str, config: DedupeConfig) -> list[str]:
 
 
 def band_keys(shingles: frozenset[str], config: DedupeConfig) -> list[int]:
-    """MinHash LSH: one key per band of `rows_per_band` consecutive hash values."""
+    """MinHash LSH: one key per band of `rows_per_band` consecutive hash values.
+
+    datasketch is imported here, not with the module: its package imports scipy for its LSH classes (0.5 s of
+    CPU), which the command line's own process, importing this module, never needs."""
     if not shingles:
         return []
+    from datasketch import MinHash
+
     minhash = MinHash(
         num_perm=config.num_perm,
         seed=MINHASH_SEED,

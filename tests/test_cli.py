@@ -111,3 +111,14 @@ def test_a_run_on_a_terminal_shows_progress_bars_per_stage(city_post, tmp_path, 
     text = screen.decode("utf-8", "replace")
     assert "poll" in text and "1/1" in text
     assert "fetch" in text and "process" in text and "2 articles loaded" in text
+
+
+def test_the_command_line_does_not_load_what_only_process_workers_need():
+    """datasketch (which imports scipy) and the language model (pipeline.language reads it) load in the fork
+    server, not in every command."""
+    loaded = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, pipeline.cli; print(sorted({'datasketch', 'scipy', 'pipeline.language'} & set(sys.modules)))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert loaded == "[]"
