@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from lxml.html import document_fromstring
+
 from pipeline.article import article_from_document
 from pipeline.learned import known_templates, record_template_blocks
+from pipeline.template import element_text
 
 BOX = "Get the Harbour Times briefing in your inbox every weekday morning"
 SHARED_SHORT = "The council will vote on the plan next month."
@@ -130,3 +133,10 @@ def test_a_page_printing_an_earlier_article_again_keeps_its_text(conn):
         again = load(cur, f"https://{publisher}/news/again", page(body_paragraphs(0)), publisher)
     assert again.paragraphs[:1] + again.paragraphs[2:] == body_paragraphs(0)
     assert not [r for r in again.removed if r.rule == "template"]
+
+
+def test_element_text_is_the_text_content_of_the_element_without_its_tail():
+    page = document_fromstring("<html><body><p>Read <a href='/x'>more &amp; <b>more</b></a> here</p> tail</body></html>")
+    paragraph = page.find(".//p")
+    assert element_text(paragraph) == paragraph.text_content() == "Read more & more here"
+    assert element_text(page.find(".//a")) == "more & more"
