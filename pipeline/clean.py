@@ -27,7 +27,7 @@ from pipeline.template import block_key, is_linked_teaser, is_template, teaser_r
 from pipeline.text_keys import comparison_key, comparison_key_of_line_key, line_key
 
 # Bump when a built-in rule changes; the publisher file's own digest is appended to it (RuleSet.version).
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 PUBLISHER_RULES_FILE = Path(__file__).resolve().parent / "rules" / "publishers.yaml"
 
 SENTENCE_END = tuple('.?!"\'”’»')
@@ -240,7 +240,7 @@ AUTHOR_BIO = re.compile(
     r"(?:writer|reporter|editor|journalist|correspondent|contributor|columnist|producer|author|intern|fellow)s?\b"
 )
 AUTHOR_BIO_DEPTH = 2
-AUTHOR_BIO_MAX_CHARS = 400
+AUTHOR_BIO_MAX_CHARS = 600
 MIN_REPEAT_WORDS = 10
 # A related story's lead under its headline, in a related-content block.
 MAX_LEAD_WORDS = 40
@@ -414,7 +414,7 @@ def clean_page(
     removed.extend(_dateline_removals(paragraphs))
     return CleanedPage(
         page=page,
-        paragraphs=[p.text for p in kept if p.key],
+        paragraphs=[*_standfirst(page, paragraphs, publisher), *(p.text for p in kept if p.key)],
         dateline=dateline,
         syndication=_syndication(findings, publisher_domain=publisher_domain(url)),
         removed=removed,
@@ -424,6 +424,20 @@ def clean_page(
             page.blocks, [p.text for p in paragraphs if p.removed_by in (None, "template")]
         ),
     )
+
+
+def _standfirst(page: ExtractedPage, paragraphs: list[_Paragraph], publisher: PublisherRules | None) -> list[str]:
+    """The page's standfirst (pipeline.extract.page_standfirst) opens the body, unless a line rule takes it for
+    boilerplate or the body holds it already."""
+    if not page.standfirst:
+        return []
+    key = line_key(page.standfirst)
+    publisher_rules = publisher.line_rules if publisher else ()
+    if any(r.matches(key) for r in (*publisher_rules, *LINE_RULES)) or any(
+        comparison_key_of_line_key(key) == p.comparison for p in paragraphs
+    ):
+        return []
+    return [page.standfirst]
 
 
 def is_learnable(text: str) -> bool:

@@ -21,8 +21,9 @@ from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_X
 
 from pipeline.template import PageBlock, block_key, page_blocks
 
-# The method as well as the library: trafilatura's main extractor, and its default mode only on doubtful pages.
-EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+second-opinion-1"
+# The method as well as the library: trafilatura's main extractor, its default mode only on doubtful pages, and the
+# standfirst the page prints before the body.
+EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+second-opinion-1+standfirst-1"
 
 HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
 PUBLISHED_META_XPATH = (
@@ -36,6 +37,8 @@ JSON_LD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
 MIN_CONFIDENT_CHARS = 250
 MIN_CONFIDENT_PAGE_SHARE = 0.1
 MAX_CONFIDENT_LINK_SHARE = 0.3
+MIN_STANDFIRST_WORDS = 6
+MAX_STANDFIRST_LINK_SHARE = 0.5
 HIDDEN_TAGS = frozenset({"script", "style", "noscript", "template"})
 
 
@@ -56,6 +59,8 @@ class ExtractedPage:
     blocks: dict[str, PageBlock] = field(default_factory=dict)
     # Whether the main extractor's result was doubtful and trafilatura's default mode gave the text instead.
     second_opinion: bool = False
+    # The summary printed between the headline and the body, when the extractor left it out (`page_standfirst`).
+    standfirst: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,12 +98,13 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
     metadata = page_metadata(tree)
     published = page_published(tree)
     drop_scripts_and_styles(tree)
+    description = [metadata.description] if metadata.description else []
     lines = text_lines(main_text(tree, url))
-    blocks = page_blocks(tree, lines)
+    blocks = page_blocks(tree, [*lines, *description])
     doubtful = is_doubtful(extraction_signals(lines, blocks, tree))
     if doubtful:
         lines = text_lines(second_opinion(tree, url))
-        blocks = page_blocks(tree, lines)
+        blocks = page_blocks(tree, [*lines, *description])
     authors = [a.strip() for a in (metadata.author or "").split(";") if a.strip()]
     return ExtractedPage(
         title=metadata.title,
@@ -109,7 +115,26 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
         site_name=metadata.sitename,
         blocks=blocks,
         second_opinion=doubtful,
+        standfirst=page_standfirst(metadata.description, lines, blocks),
     )
+
+
+def page_standfirst(description: str | None, lines: list[str], blocks: dict[str, PageBlock]) -> str | None:
+    """The page's standfirst, when the extractor left it out: the summary the page's metadata gives as its
+    description, printed word for word on the page as a text of its own (not a link) before the extracted body,
+    and a sentence long at least. A description printed nowhere, or only inside the body, or after it, is not
+    one."""
+    if not description or not lines:
+        return None
+    key = block_key(description)
+    block = blocks.get(key)
+    if block is None or block.words < MIN_STANDFIRST_WORDS or block.link_share >= MAX_STANDFIRST_LINK_SHARE:
+        return None
+    line_keys = [block_key(line) for line in lines]
+    body = [blocks[k].position for k in line_keys[:3] if k in blocks]
+    if key in line_keys or not body or block.position >= min(body):
+        return None
+    return " ".join(description.split())
 
 
 def drop_scripts_and_styles(tree: HtmlElement) -> None:

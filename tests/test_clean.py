@@ -139,6 +139,12 @@ def test_related_headers_of_several_languages_take_their_headlines(header):
 @pytest.mark.parametrize("bio", [
     "Asha Menon is a senior reporter for The Harbour Times. Follow her on X @ashamenon.",
     "Tom Hale is an associate editor and columnist covering shipping and the ports.",
+    # A long one, with its own invitation to subscribe: a bio may run to a paragraph of its own.
+    "Tom Hale is an associate editor and opinion writer for The Harbour Times. He grew up on the east coast and "
+    "worked on the ferries for a decade before he turned to writing about the ports, the fishing fleet and the "
+    "people who keep both going. He is a trained engineer, but for the last six years he has devoted his time to "
+    "news and analysis. He lives by the sea with his two children and a very old dog. Hobbies include sailing, "
+    "cooking and losing at chess. Sign up to get all of my posts by email right here:",
 ])
 def test_an_authors_bio_at_the_end_is_removed(bio):
     cleaned = clean(LEAD, SECOND, bio)
@@ -347,3 +353,21 @@ def test_a_parenthesised_acronym_inside_a_sentence_is_not_a_wire_credit():
     cleaned = clean(first, SECOND)
     assert cleaned.dateline is None and cleaned.syndication.agency is None
     assert cleaned.paragraphs == [first, SECOND]
+
+
+STANDFIRST = "Two members of the committee wanted a larger rise, and markets expect more before summer."
+
+
+def test_the_standfirst_opens_the_body():
+    page = ExtractedPage(title="Bank raises rates", paragraphs=[LEAD, SECOND], standfirst=STANDFIRST)
+    assert clean_page(page).paragraphs == [STANDFIRST, LEAD, SECOND]
+
+
+def test_a_standfirst_the_body_holds_already_is_not_added_again():
+    page = ExtractedPage(title="Bank raises rates", paragraphs=[LEAD, STANDFIRST, SECOND], standfirst=STANDFIRST)
+    assert clean_page(page).paragraphs == [LEAD, STANDFIRST, SECOND]
+
+
+def test_a_standfirst_that_is_boilerplate_is_not_added():
+    page = ExtractedPage(title="Bank raises rates", paragraphs=[LEAD, SECOND], standfirst="Sign up for our newsletter")
+    assert clean_page(page).paragraphs == [LEAD, SECOND]

@@ -86,3 +86,38 @@ def test_the_publication_date_in_json_ld_is_read():
     html = page('<script type="application/ld+json">{"datePublished": "2024-03-01T09:00:00Z"}</script>'
                 + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS))
     assert extract_html(html, URL).published == "2024-03-01T09:00:00Z"
+
+
+SUMMARY = "The board wants the old pier open again by the summer, at a cost of two million pounds."
+
+
+def with_description(body: str, description: str = SUMMARY) -> str:
+    return (f"<html><head><title>Pier repairs</title><meta name='description' content='{description}'></head>"
+            f"<body>{body}</body></html>")
+
+
+def test_the_standfirst_under_the_headline_is_kept():
+    extracted = extract_html(with_description(
+        f"<header><h1>Pier repairs</h1><p class='dek'>{SUMMARY}</p></header>"
+        "<article>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>"), URL)
+    assert extracted.standfirst == SUMMARY
+
+
+@pytest.mark.parametrize("body", [
+    # Printed nowhere: only the metadata says it.
+    "<article><h1>Pier repairs</h1>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>",
+    # A link to the story, not a standfirst.
+    f"<nav><a href='/pier'>{SUMMARY}</a></nav><article><h1>Pier repairs</h1>"
+    + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>",
+    # After the body: a footer's summary.
+    "<article><h1>Pier repairs</h1>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + f"</article><p>{SUMMARY}</p>",
+])
+def test_a_description_is_no_standfirst_unless_printed_unlinked_before_the_body(body):
+    assert extract_html(with_description(body), URL).standfirst is None
+
+
+def test_a_description_of_a_few_words_is_no_standfirst():
+    extracted = extract_html(with_description(
+        "<header><h1>Pier repairs</h1><p>Harbour news and views</p></header>"
+        "<article>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>", "Harbour news and views"), URL)
+    assert extracted.standfirst is None
