@@ -1,6 +1,7 @@
 """Extract: the main text and metadata of one document, HTML (trafilatura) or plain text."""
 from __future__ import annotations
 
+import json
 import re
 from copy import copy
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from typing import Iterable
 from urllib.parse import urljoin
 
 import trafilatura
+import lxml.html
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
@@ -22,8 +24,8 @@ from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_X
 from pipeline.template import PageBlock, block_key, page_blocks
 
 # The method as well as the library: trafilatura's main extractor, its default mode only on doubtful pages, and the
-# standfirst the page prints before the body.
-EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+second-opinion-1+standfirst-1"
+# standfirst the page prints before the body, and the live blog entries its JSON-LD lists that the extractor missed.
+EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+second-opinion-1+standfirst-1+live-blog-1"
 
 HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
 PUBLISHED_META_XPATH = (
@@ -37,6 +39,8 @@ JSON_LD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
 MIN_CONFIDENT_CHARS = 250
 MIN_CONFIDENT_PAGE_SHARE = 0.1
 MAX_CONFIDENT_LINK_SHARE = 0.3
+# How much of a live blog entry's text (as a block key) must be in the extracted text for the entry to count as found.
+UPDATE_PROBE_CHARS = 60
 MIN_STANDFIRST_WORDS = 6
 MAX_STANDFIRST_LINK_SHARE = 0.5
 HIDDEN_TAGS = frozenset({"script", "style", "noscript", "template"})
@@ -97,6 +101,7 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
             element.drop_tree()
     metadata = page_metadata(tree)
     published = page_published(tree)
+    updates = live_blog_updates(tree)
     drop_scripts_and_styles(tree)
     description = [metadata.description] if metadata.description else []
     lines = text_lines(main_text(tree, url))
@@ -108,7 +113,7 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
     authors = [a.strip() for a in (metadata.author or "").split(";") if a.strip()]
     return ExtractedPage(
         title=metadata.title,
-        paragraphs=lines,
+        paragraphs=[*lines, *missing_updates(lines, updates)],
         authors=authors,
         published=published,
         canonical_url=page_canonical_url(tree, url),
@@ -135,6 +140,56 @@ def page_standfirst(description: str | None, lines: list[str], blocks: dict[str,
     if key in line_keys or not body or block.position >= min(body):
         return None
     return " ".join(description.split())
+
+
+@dataclass(frozen=True)
+class LiveBlogUpdate:
+    headline: str | None
+    lines: list[str]
+
+
+def live_blog_updates(tree: HtmlElement) -> list[LiveBlogUpdate]:
+    """The entries of a live blog as the page's JSON-LD lists them (schema.org `LiveBlogPosting`, its
+    `liveBlogUpdate` items: each one's headline and text)."""
+    updates = []
+    for script in tree.xpath('//script[@type="application/ld+json"][contains(., "liveBlogUpdate")]/text()'):
+        try:
+            data = json.loads(script)
+        except ValueError:
+            continue
+        for item in _json_ld_items(data):
+            for update in item.get("liveBlogUpdate") or ():
+                if not isinstance(update, dict) or not isinstance(body := update.get("articleBody"), str):
+                    continue
+                if "<" in body:
+                    body = lxml.html.fragment_fromstring(body, create_parent="div").text_content()
+                headline = update.get("headline")
+                updates.append(LiveBlogUpdate(headline.strip() if isinstance(headline, str) else None, text_lines(body)))
+    return [u for u in updates if u.lines]
+
+
+def _json_ld_items(data: object) -> list[dict]:
+    """The objects of a JSON-LD document: itself, the items of a list, or its @graph."""
+    items = data if isinstance(data, list) else [data]
+    found = []
+    for item in items:
+        if isinstance(item, dict):
+            found.append(item)
+            found.extend(i for i in item.get("@graph") or () if isinstance(i, dict))
+    return found
+
+
+def missing_updates(lines: list[str], updates: list[LiveBlogUpdate]) -> list[str]:
+    """The lines of a live blog's entries the extractor missed (the page often renders them apart from the
+    article, where trafilatura does not look): each missing entry's headline and text, in the JSON-LD's order.
+    An entry counts as found when the start of its text is in the extracted text."""
+    extracted = block_key(" ".join(lines))
+    missing = []
+    for update in updates:
+        if block_key(" ".join(update.lines))[:UPDATE_PROBE_CHARS] not in extracted:
+            missing.extend([update.headline] if update.headline else [])
+            missing.extend(update.lines)
+    return missing
 
 
 def drop_scripts_and_styles(tree: HtmlElement) -> None:

@@ -2,6 +2,8 @@
 that result is doubtful: short, a small share of the page's text, or mostly link text."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lxml.html import document_fromstring
@@ -121,3 +123,25 @@ def test_a_description_of_a_few_words_is_no_standfirst():
         "<header><h1>Pier repairs</h1><p>Harbour news and views</p></header>"
         "<article>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>", "Harbour news and views"), URL)
     assert extracted.standfirst is None
+
+
+def live_blog(entries_in_page: bool) -> str:
+    updates = [{"@type": "BlogPosting", "headline": f"{t.title()} reopens", "articleBody": paragraph(t)}
+               for t in ("pier", "slipway")]
+    json_ld = json.dumps({"@context": "https://schema.org", "@type": "LiveBlogPosting", "liveBlogUpdate": updates})
+    entries = "".join(f"<h3>{u['headline']}</h3><p>{u['articleBody']}</p>" for u in updates)
+    # A live blog's page often draws its entries with script, apart from the article's summary.
+    return (f"<html><head><title>Harbour live</title><script type='application/ld+json'>{json_ld}</script></head>"
+            "<body><article><h1>Harbour live</h1>"
+            + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS[1:6])
+            + (entries if entries_in_page else "") + "</article><div id='live'></div></body></html>")
+
+
+def test_live_blog_entries_missing_from_the_page_text_come_from_its_json_ld():
+    paragraphs = extract_html(live_blog(entries_in_page=False), URL).paragraphs
+    assert paragraphs[-4:] == ["Pier reopens", paragraph("pier"), "Slipway reopens", paragraph("slipway")]
+
+
+def test_live_blog_entries_the_extractor_found_are_not_added_again():
+    paragraphs = extract_html(live_blog(entries_in_page=True), URL).paragraphs
+    assert paragraphs.count(paragraph("pier")) == 1 and paragraphs.count(paragraph("slipway")) == 1
