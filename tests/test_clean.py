@@ -345,7 +345,7 @@ def test_quoted_and_long_lines_are_not_learnable():
 
 
 def test_every_version_of_the_rules_is_recorded():
-    assert clean(LEAD).rules_version.startswith("3+")
+    assert clean(LEAD).rules_version.startswith("4+")
 
 
 def test_a_parenthesised_acronym_inside_a_sentence_is_not_a_wire_credit():
