@@ -175,6 +175,41 @@ LINE_RULES = (
     _rule("metadata_line", r"^(?!\|)[^|]{1,80}(?:\s\|\s[^|]{1,80}){2,}$", 200),
     _rule("copyright_line", r"^(?:copyright|©|\(c\))\s*(?:\d{4}\s*)?.*(?:all rights reserved|thomson reuters"
                             r"|associated press|agence france-presse)\.?$", 200),
+    # A reprint notice: "This article is the copyrighted property of ...", "Materiał chroniony prawem autorskim".
+    _rule("copyright_line", r"\bcopyrighted property of\b|\bwritten permission must be obtained\b"
+                            r"|^materiał chroniony prawem autorskim\b", 300),
+    # Related-link prompts of one word and a colon: "Lea: ...", "Mire: ...", "Lesen Sie hier: ...".
+    _rule("related_link", r"^(?:lea|lee|mire|mira|vea|lesen sie hier|lies hier)\s*:\s*\S", 160),
+    # Newsletter and channel prompts: "Never miss the latest news by signing up to our newsletter today!", "Sign up
+    # to get the best content of the week", "¡Mira lo que tiene nuestro canal de YouTube!", "... Free Sign Up".
+    _rule("call_to_action", r"\bsign(?:ing)? up (?:to get|(?:to|for) our)\b|\b(?:free sign up|sign up (?:here|now|today))[.!]?$"
+                            r"|^never miss\b.*\bnewsletter|\bnuestro canal de (?:youtube|telegram|whatsapp)\b"
+                            r"|\btenemos canal de (?:telegram|whatsapp)\b", 160),
+    # Paywall prompts: "To view the full story, please subscribe to ...", "Pour lire la suite".
+    _rule("paywall_prompt", r"^(?:to (?:view|read|continue reading) (?:the|this) (?:full )?(?:story|article)\b.*\bsubscri"
+                            r"|if you(?:'|’)?re (?:seeing this message but you(?:'|’)?re )?already a subscriber\b"
+                            r"|pour (?:lire la suite|accéder en illimité)\b)", 200),
+    # Affiliate and compensation disclosures: "We may receive compensation when you click on links to those products."
+    _rule("ad_marker", r"\bwe may (?:receive|earn) (?:compensation|a commission)\b|\bcontains references to products\b"
+                       r"|\bbei den verlinkungen handelt es sich um affiliate\b"
+                       r"|^\*?werbung\.\s*dieser beitrag enthält werbung\b", 300),
+    # Comment-form notices: "Du musst eingeloggt sein, um Kommentare zu schreiben", "You must be logged in to post a
+    # comment".
+    _rule("call_to_action", r"\b(?:eingeloggt|angemeldet) sein,? um (?:einen )?kommentar|\bmust be logged in to (?:post a )?comment",
+          120),
+    # Page metadata, not a sentence: "Category : Press Releases", "Kategorie: News", "... Last Modified: 03-10-2004".
+    _rule("metadata_line", r"^(?!.*[.!?]$).*(?:\b(?:category|categories|kategorie|kategorien|catégorie|categoría)\s*:\s*\S"
+                           r"|\blast modified\s*:)", 100),
+    # Picture credits that carry a date or a colon of their own: "Beitragsbild: Titelseite vom 2.4.2019, Ausriss.",
+    # "Image illustrative : Lego Minifigures by Ninja Brick".
+    _rule("photo_credit", r"^(?:beitragsbild|titelbild|bildquelle|image illustrative|crédits? photos?)\s*:\s*.{1,120}$",
+          140),
+    # "Quelle: Deutscher Jagdverband (DJV), 02. Februar 2022, Berlin": a source credit with a date in it.
+    _rule("source_credit", r"^\(?(?:quellen?|sources?|fuentes?)\s*:\s*(?:[^.!?]|(?<=\d)\.)*[.)]?$", 100),
+    # Reading time in Polish: "Ten tekst przeczytasz w mniej niż minutę".
+    _rule("reading_time", r"^ten tekst przeczytasz w\b", 80),
+    # "Video verfügbar bis 28.02.2021": a media library's availability label.
+    _rule("video_block", r"^video verfügbar bis\b", 60),
 )
 
 SYNDICATION_NOTICE = _rule(

@@ -68,11 +68,43 @@ def test_ad_markers_of_several_languages_are_removed(marker):
     ("Quelle: Landesregierung", "source_credit"),
     ("(Source: Harbour Board/Reuters)", "source_credit"),
     ("Weitere Infos unter www.harbour.example", "related_link"),
+    ("© 2024, Harbour Times. This article is the copyrighted property of the Harbour Times.", "copyright_line"),
+    ("Materiał chroniony prawem autorskim - zasady przedruków określa regulamin.", "copyright_line"),
+    ("Lea: El puerto reabre el muelle viejo", "related_link"),
+    ("Mire: Así quedó el muelle tras la tormenta", "related_link"),
+    ("Lesen Sie hier: Der Hafen öffnet wieder", "related_link"),
+    ("Never miss a story from the harbour by signing up to our newsletter today!", "call_to_action"),
+    ("Sign up to get the week's best harbour stories, picked by our editors.", "call_to_action"),
+    ("Want to hear about the board's next meeting? Sign up here", "call_to_action"),
+    ("¡Mira lo que tiene nuestro canal de YouTube!", "call_to_action"),
+    ("To read the full story, please subscribe to the Harbour Times.", "paywall_prompt"),
+    ("If you're already a subscriber, log in to read on.", "paywall_prompt"),
+    ("Pour lire la suite", "paywall_prompt"),
+    ("We may receive compensation when you click on links to products we review.", "ad_marker"),
+    ("*Werbung. Dieser Beitrag enthält Werbung für eine Hafenrundfahrt.", "ad_marker"),
+    ("Du musst eingeloggt sein, um Kommentare zu schreiben!", "call_to_action"),
+    ("Filed in April 2024. Category : Harbour news", "metadata_line"),
+    ("pier.html - Created 03-10-2004 - Last Modified: 03-10-2004", "metadata_line"),
+    ("Beitragsbild: Der Hafen am 2.4.2019, Ausschnitt.", "photo_credit"),
+    ("Image illustrative : le port au lever du jour", "photo_credit"),
+    ("Quelle: Hafenverband (HV), 02. Februar 2022, Kiel", "source_credit"),
+    ("Ten tekst przeczytasz w mniej niż minutę", "reading_time"),
+    ("Video verfügbar bis 28.02.2025", "video_block"),
 ])
 def test_promo_reading_time_and_credit_lines_are_removed(line, rule):
     cleaned = clean(LEAD, line, SECOND)
     assert cleaned.paragraphs == [LEAD, SECOND]
     assert removed_rules(cleaned) == {line: rule}
+
+
+@pytest.mark.parametrize("sentence", [
+    "Volunteers can sign up for the beach clean-up at the harbour office until Friday.",
+    "The harbour's newsletter, first printed in 1962, now reaches 4,000 homes.",
+    "Lea said the pier would reopen in May.",
+    "The category: small boats under ten metres, the board said, would pay nothing.",
+])
+def test_sentences_that_only_resemble_prompts_or_labels_are_kept(sentence):
+    assert clean(LEAD, sentence, SECOND).paragraphs == [LEAD, sentence, SECOND]
 
 
 def test_sentences_about_apps_copyright_advertising_photos_and_dates_are_kept():
