@@ -145,3 +145,16 @@ def test_live_blog_entries_missing_from_the_page_text_come_from_its_json_ld():
 def test_live_blog_entries_the_extractor_found_are_not_added_again():
     paragraphs = extract_html(live_blog(entries_in_page=True), URL).paragraphs
     assert paragraphs.count(paragraph("pier")) == 1 and paragraphs.count(paragraph("slipway")) == 1
+
+
+def test_text_for_screen_readers_only_is_not_extracted():
+    teasers = "".join(
+        f"<div class='card'><h2><span class='sr-only'>Board votes on the {t}</span>"
+        f"<a href='/{n}'>Board votes on the {t}</a></h2><p>What the vote on the {t} means for the town.</p></div>"
+        for n, t in enumerate(TOPICS[:3]))
+    extracted = extract_html(page("<article><h1>Pier repairs</h1>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS)
+                                  + f"<section class='more'>{teasers}</section></article>"), URL)
+    headlines = [p for p in extracted.paragraphs if p.startswith("Board votes")]
+    assert headlines and all(p.count("Board votes") == 1 for p in headlines)
+    # The headline is all link once its screen reader copy is gone: a teaser, which cleaning can drop.
+    assert all(extracted.blocks[block_key(p)].link_share == 1.0 for p in headlines)
