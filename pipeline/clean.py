@@ -271,8 +271,10 @@ DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){
 DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$")
 DATELINE_SEARCH_DEPTH = 8
 AUTHOR_BIO = re.compile(
-    r"^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3}\s+is\s+(?:an?|the)\s+(?:[\w&'’-]+\s+){0,6}?"
+    r"^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3}\s+is\s+(?:(?:an?|the)\s+(?:[\w&'’-]+\s+){0,6}?"
     r"(?:writer|reporter|editor|journalist|correspondent|contributor|columnist|producer|author|intern|fellow)s?\b"
+    # Or any "Name is ..." paragraph with a follow prompt after its first sentence: an author box.
+    r"|.*[.!]\s+[Ff]ollow (?:us|me|him|her|them) on\b)"
 )
 AUTHOR_BIO_DEPTH = 2
 AUTHOR_BIO_MAX_CHARS = 600

@@ -177,6 +177,9 @@ def test_related_headers_of_several_languages_take_their_headlines(header):
     "people who keep both going. He is a trained engineer, but for the last six years he has devoted his time to "
     "news and analysis. He lives by the sea with his two children and a very old dog. Hobbies include sailing, "
     "cooking and losing at chess. Sign up to get all of my posts by email right here:",
+    # Whatever the trade, a "Name is ..." paragraph with a follow prompt after its first sentence is an author box.
+    "Mara Quint is the founder of a small design studio by the harbour and writes about boats. Follow us on",
+    "Mara Quint is the founder of a small design studio by the harbour. Follow her on Instagram @maraquint.",
 ])
 def test_an_authors_bio_at_the_end_is_removed(bio):
     cleaned = clean(LEAD, SECOND, bio)
