@@ -279,6 +279,7 @@ AUTHOR_BIO = re.compile(
 AUTHOR_BIO_DEPTH = 2
 AUTHOR_BIO_MAX_CHARS = 600
 MIN_REPEAT_WORDS = 10
+MAX_CAPTION_WORDS = 20
 # A related story's lead under its headline, in a related-content block.
 MAX_LEAD_WORDS = 40
 MAX_TRAILING_HEADLINES = 8
@@ -438,6 +439,7 @@ def clean_page(
     paragraphs = [p for p in map(_Paragraph, page.paragraphs) if p.key]
     findings = _Findings()
     _apply_line_rules(paragraphs, publisher, learned, findings, page.title)
+    _drop_captions(paragraphs)
     _apply_page_blocks(paragraphs, page, templates)
     _apply_block_rules(paragraphs)
     _drop_trailing_headlines(paragraphs)
@@ -512,6 +514,18 @@ def _apply_line_rules(
             paragraph.removed_by = "learned"
         elif title_key and paragraph.comparison == title_key:
             paragraph.removed_by = "repeated_title"
+
+
+def _drop_captions(paragraphs: list[_Paragraph]) -> None:
+    """A short line without a sentence's end right above a photo credit is that photo's caption ("Crowds at the
+    harbour on Saturday" over "Credit: Asha Menon/Reuters")."""
+    for above, below in zip(paragraphs, paragraphs[1:]):
+        if below.removed_by == "photo_credit" and not above.removed_by and _is_caption_like(above.key):
+            above.removed_by = "caption"
+
+
+def _is_caption_like(key: str) -> bool:
+    return len(key.split()) <= MAX_CAPTION_WORDS and not key.endswith((*SENTENCE_END, ":"))
 
 
 def _apply_page_blocks(paragraphs: list[_Paragraph], page: ExtractedPage, templates: Collection[int]) -> None:
