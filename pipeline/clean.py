@@ -466,17 +466,18 @@ def clean_page(
 
 
 def _standfirst(page: ExtractedPage, paragraphs: list[_Paragraph], publisher: PublisherRules | None) -> list[str]:
-    """The page's standfirst (pipeline.extract.page_standfirst) opens the body, unless a line rule takes it for
-    boilerplate or the body holds it already."""
-    if not page.standfirst:
-        return []
-    key = line_key(page.standfirst)
+    """The page's standfirst and key points (pipeline.extract.page_standfirst, page_key_points) open the body,
+    each unless a line rule takes it for boilerplate or the body holds it already."""
     publisher_rules = publisher.line_rules if publisher else ()
-    if any(r.matches(key) for r in (*publisher_rules, *LINE_RULES)) or any(
-        comparison_key_of_line_key(key) == p.comparison for p in paragraphs
-    ):
-        return []
-    return [page.standfirst]
+    opening = []
+    for line in ([page.standfirst] if page.standfirst else []) + page.key_points:
+        key = line_key(line)
+        if any(r.matches(key) for r in (*publisher_rules, *LINE_RULES)) or any(
+            comparison_key_of_line_key(key) == p.comparison for p in paragraphs
+        ):
+            continue
+        opening.append(line)
+    return opening
 
 
 def is_learnable(text: str) -> bool:

@@ -24,9 +24,11 @@ from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_X
 from pipeline.template import PageBlock, block_key, page_blocks
 
 # The method as well as the library: trafilatura's main extractor, its default mode only on doubtful pages, the
-# standfirst the page prints before the body, the live blog entries its JSON-LD lists that the extractor missed, and
-# no text drawn for screen readers only.
-EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+second-opinion-1+standfirst-1+live-blog-1+no-sr-text-1"
+# standfirst and key points the page prints before the body, the live blog entries its JSON-LD lists that the
+# extractor missed, and no text drawn for screen readers only.
+EXTRACTOR_VERSION = (
+    f"trafilatura-{trafilatura.__version__}+second-opinion-1+standfirst-1+key-points-1+live-blog-1+no-sr-text-1"
+)
 
 HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
 PUBLISHED_META_XPATH = (
@@ -43,6 +45,15 @@ MAX_CONFIDENT_LINK_SHARE = 0.3
 # How much of a live blog entry's text (as a block key) must be in the extracted text for the entry to count as found.
 UPDATE_PROBE_CHARS = 60
 MIN_STANDFIRST_WORDS = 6
+# The headers of a box of summary points above an article, in the languages feedpipe reads most.
+SUMMARY_HEADERS = (
+    "Key Points", "Key points:", "Key takeaways", "Takeaways", "Highlights", "Summary", "In brief", "At a glance",
+    "What you need to know", "Das Wichtigste in Kürze", "Das Wichtigste", "Auf einen Blick", "In Kürze", "En bref",
+    "L'essentiel", "Lo más importante", "Lo esencial", "In breve", "W skrócie", "Najważniejsze",
+)
+SUMMARY_HEADER_KEYS = frozenset(block_key(h) for h in SUMMARY_HEADERS)
+MAX_KEY_POINTS = 6
+MIN_KEY_POINT_WORDS = 5
 MAX_STANDFIRST_LINK_SHARE = 0.5
 # Text drawn for screen readers only, under the accessibility classes of the common CSS frameworks (Bootstrap's
 # sr-only, WordPress's screen-reader-text, visually-hidden): a second copy of a headline or a label no reader sees.
@@ -71,6 +82,8 @@ class ExtractedPage:
     second_opinion: bool = False
     # The summary printed between the headline and the body, when the extractor left it out (`page_standfirst`).
     standfirst: str | None = None
+    # The points of a "Key Points" box above the body, when the extractor left them out (`page_key_points`).
+    key_points: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,13 +123,14 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
     updates = live_blog_updates(tree)
     drop_scripts_and_styles(tree)
     drop_screen_reader_text(tree)
-    description = [metadata.description] if metadata.description else []
+    # The description and the headers of summary boxes are looked up among the page's blocks with the lines.
+    wanted = [*([metadata.description] if metadata.description else []), *SUMMARY_HEADERS]
     lines = text_lines(main_text(tree, url))
-    blocks = page_blocks(tree, [*lines, *description])
+    blocks = page_blocks(tree, [*lines, *wanted])
     doubtful = is_doubtful(extraction_signals(lines, blocks, tree))
     if doubtful:
         lines = text_lines(second_opinion(tree, url))
-        blocks = page_blocks(tree, [*lines, *description])
+        blocks = page_blocks(tree, [*lines, *wanted])
     authors = [a.strip() for a in (metadata.author or "").split(";") if a.strip()]
     return ExtractedPage(
         title=metadata.title,
@@ -128,6 +142,7 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
         blocks=blocks,
         second_opinion=doubtful,
         standfirst=page_standfirst(metadata.description, lines, blocks),
+        key_points=page_key_points(tree, lines, blocks),
     )
 
 
@@ -143,10 +158,41 @@ def page_standfirst(description: str | None, lines: list[str], blocks: dict[str,
     if block is None or block.words < MIN_STANDFIRST_WORDS or block.link_share >= MAX_STANDFIRST_LINK_SHARE:
         return None
     line_keys = [block_key(line) for line in lines]
-    body = [blocks[k].position for k in line_keys[:3] if k in blocks]
-    if key in line_keys or not body or block.position >= min(body):
+    body = body_position(line_keys, blocks)
+    if key in line_keys or body is None or block.position >= body:
         return None
     return " ".join(description.split())
+
+
+def body_position(line_keys: list[str], blocks: dict[str, PageBlock]) -> int | None:
+    """Where the extracted body starts on the page: the first place of its first lines' blocks."""
+    positions = [blocks[k].position for k in line_keys[:3] if k in blocks]
+    return min(positions) if positions else None
+
+
+def page_key_points(tree: HtmlElement, lines: list[str], blocks: dict[str, PageBlock]) -> list[str]:
+    """The points of a summary box above the body: a header such as "Key Points" or "Das Wichtigste in Kürze"
+    (SUMMARY_HEADERS) on the page before the extracted body, and the first of the next lists whose items are
+    all sentences (MIN_KEY_POINT_WORDS words or more) and not links, up to MAX_KEY_POINTS of them. Points the
+    extracted text holds as lines of their own are not repeated. The tree is searched only when such a header
+    came before the body among the page's blocks."""
+    line_keys = [block_key(line) for line in lines]
+    body = body_position(line_keys, blocks)
+    headers = {k for k in SUMMARY_HEADER_KEYS if k in blocks and body is not None and blocks[k].position < body}
+    if not headers:
+        return []
+    root = tree.find("body")
+    for header in (root if root is not None else tree).iter():
+        if not isinstance(header.tag, str) or block_key(header.text or "") not in headers:
+            continue
+        for items in (list(found.iter("li")) for found in header.xpath("following::*[self::ul or self::ol][position() <= 2]")):
+            points = [" ".join(item.text_content().split()) for item in items]
+            linked = sum(len(" ".join(a.text_content().split())) for item in items for a in item.iter("a"))
+            if (0 < len(points) <= MAX_KEY_POINTS and all(len(p.split()) >= MIN_KEY_POINT_WORDS for p in points)
+                    and linked < MAX_STANDFIRST_LINK_SHARE * sum(len(p) for p in points)):
+                return [p for p in points if block_key(p) not in line_keys]
+        return []
+    return []
 
 
 @dataclass(frozen=True)

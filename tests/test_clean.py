@@ -406,3 +406,9 @@ def test_a_standfirst_the_body_holds_already_is_not_added_again():
 def test_a_standfirst_that_is_boilerplate_is_not_added():
     page = ExtractedPage(title="Bank raises rates", paragraphs=[LEAD, SECOND], standfirst="Sign up for our newsletter")
     assert clean_page(page).paragraphs == [LEAD, SECOND]
+
+
+def test_key_points_open_the_body_after_the_standfirst():
+    points = ["The rate is now 4.5%, its highest since 2008.", "Two members voted for a larger rise."]
+    page = ExtractedPage(title="Bank raises rates", paragraphs=[LEAD, SECOND], standfirst=STANDFIRST, key_points=points)
+    assert clean_page(page).paragraphs == [STANDFIRST, *points, LEAD, SECOND]

@@ -158,3 +158,23 @@ def test_text_for_screen_readers_only_is_not_extracted():
     assert headlines and all(p.count("Board votes") == 1 for p in headlines)
     # The headline is all link once its screen reader copy is gone: a teaser, which cleaning can drop.
     assert all(extracted.blocks[block_key(p)].link_share == 1.0 for p in headlines)
+
+
+POINTS = ["The board approved two million pounds for the pier on Monday.",
+          "Work starts in April and should take about a year."]
+
+
+def with_key_points(header: str, linked: bool = False) -> str:
+    items = "".join(f"<li><a href='/p{n}'>{p}</a></li>" if linked else f"<li>{p}</li>" for n, p in enumerate(POINTS))
+    return page(f"<header><h1>Pier repairs</h1><div class='box'><div>{header}</div><ul>{items}</ul></div></header>"
+                "<article>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>")
+
+
+@pytest.mark.parametrize("header", ["Key Points", "Das Wichtigste in Kürze"])
+def test_the_points_of_a_summary_box_above_the_body_are_kept(header):
+    assert extract_html(with_key_points(header), URL).key_points == POINTS
+
+
+def test_a_list_under_another_header_or_a_list_of_links_is_no_summary():
+    assert extract_html(with_key_points("Latest stories"), URL).key_points == []
+    assert extract_html(with_key_points("Key Points", linked=True), URL).key_points == []
