@@ -225,7 +225,9 @@ AGENCY_LINE = re.compile(
     re.IGNORECASE,
 )
 REPORTING_CREDIT = re.compile(
-    r"^[\[(]?\s*(?:\(?(?:additional )?reporting by|writing by|editing by|compiled by|edited by|written by)\b.*$",
+    r"^[\[(]?\s*(?:\(?(?:additional )?reporting by|writing by|editing by|compiled by|edited by|written by"
+    # The same credits in the wires' French, Spanish and German services ("Rédigé par X, édité par Y").
+    r"|rédigé par|édité par|editado (?:en español )?por|redigiert von)\b.*$",
     re.IGNORECASE,
 )
 COPYRIGHT_AGENCY = re.compile(r"thomson reuters|associated press|agence france-presse", re.IGNORECASE)

@@ -329,8 +329,12 @@ def test_agency_credit_line_names_the_wire(credit, agency):
     assert cleaned.syndication == type(cleaned.syndication)(syndicated=True, agency=agency, notice=None)
 
 
-def test_reporting_credit_is_removed():
-    credit = "(Reporting by Asha Menon in Mumbai; Editing by Tom Hale)"
+@pytest.mark.parametrize("credit", [
+    "(Reporting by Asha Menon in Mumbai; Editing by Tom Hale)",
+    "Rédigé par Asha Menon, édité par Tom Hale",
+    "Editado en español por Tom Hale",
+])
+def test_reporting_credit_is_removed(credit):
     cleaned = clean(LEAD, SECOND, credit)
     assert cleaned.paragraphs == [LEAD, SECOND]
     assert removed_rules(cleaned) == {credit: "agency_credit"}
