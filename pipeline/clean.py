@@ -253,7 +253,7 @@ BLOCK_RULES = (
                                           re.IGNORECASE), 10,
               with_leads=True),
 )
-INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video)\s*[:|]\s*\S", 150)
+INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video|related videos?)\s*[:|]\s*\S", 150)
 
 DATE = rf"{MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?"
 PLACE_WORD = r"[A-Z][\w'.\-]*"

@@ -90,6 +90,7 @@ def test_ad_markers_of_several_languages_are_removed(marker):
     ("Quelle: Hafenverband (HV), 02. Februar 2022, Kiel", "source_credit"),
     ("Ten tekst przeczytasz w mniej niż minutę", "reading_time"),
     ("Video verfügbar bis 28.02.2025", "video_block"),
+    ("Related video: Harbour board votes to reopen the pier", "video_block"),
 ])
 def test_promo_reading_time_and_credit_lines_are_removed(line, rule):
     cleaned = clean(LEAD, line, SECOND)
