@@ -205,7 +205,10 @@ def live_blog_updates(tree: HtmlElement) -> list[LiveBlogUpdate]:
     """The entries of a live blog as the page's JSON-LD lists them (schema.org `LiveBlogPosting`, its
     `liveBlogUpdate` items: each one's headline and text)."""
     updates = []
-    for script in tree.xpath('//script[@type="application/ld+json"][contains(., "liveBlogUpdate")]/text()'):
+    for element in tree.iter("script"):
+        script = element.text
+        if element.get("type") != "application/ld+json" or not script or "liveBlogUpdate" not in script:
+            continue
         try:
             data = json.loads(script)
         except ValueError:
