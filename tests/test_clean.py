@@ -1,9 +1,11 @@
 """The boilerplate rules: each names itself in `removed`, and none takes real article text."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from pipeline.clean import clean_page
+from pipeline.clean import LineRule, clean_page
 from pipeline.extract import ExtractedPage
 from pipeline.template import PageBlock, block_key
 
@@ -417,3 +419,9 @@ def test_key_points_open_the_body_after_the_standfirst():
     points = ["The rate is now 4.5%, its highest since 2008.", "Two members voted for a larger rise."]
     page = ExtractedPage(title="Bank raises rates", paragraphs=[LEAD, SECOND], standfirst=STANDFIRST, key_points=points)
     assert clean_page(page).paragraphs == [STANDFIRST, *points, LEAD, SECOND]
+
+
+def test_a_line_rule_with_needles_is_searched_only_in_lines_holding_one():
+    rule = LineRule("ad_marker", re.compile(r"\bpaid for by\b", re.IGNORECASE), 100, ("paid",))
+    assert rule.matches("This box was PAID FOR BY the harbour board")
+    assert not rule.matches("The harbour board met on Monday")

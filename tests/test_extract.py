@@ -78,7 +78,7 @@ def test_scripts_styles_and_svg_go_but_json_ld_and_the_text_around_them_stay():
         "<p>Before<script>var tracker = 1;</script> after<svg><title>icon</title></svg> the icon.</p>"
         "<style>p { color: red }</style>"
     ))
-    drop_scripts_and_styles(tree)
+    assert drop_scripts_and_styles(tree) == ['{"datePublished": "2024-03-01"}']
     assert tree.xpath("//p")[0].text_content() == "Before after the icon."
     assert [s.get("type") for s in tree.iter("script")] == ["application/ld+json"]
     assert not tree.xpath("//style|//svg")
