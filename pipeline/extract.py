@@ -52,6 +52,7 @@ SUMMARY_HEADERS = (
     "L'essentiel", "Lo más importante", "Lo esencial", "In breve", "W skrócie", "Najważniejsze",
 )
 SUMMARY_HEADER_KEYS = frozenset(block_key(h) for h in SUMMARY_HEADERS)
+MAX_SUMMARY_HEADER_CHARS = 60
 MAX_KEY_POINTS = 6
 MIN_KEY_POINT_WORDS = 5
 MAX_STANDFIRST_LINK_SHARE = 0.5
@@ -182,7 +183,10 @@ def page_key_points(tree: HtmlElement, lines: list[str], blocks: dict[str, PageB
         return []
     root = tree.find("body")
     for header in (root if root is not None else tree).iter():
-        if not isinstance(header.tag, str) or block_key(header.text or "") not in headers:
+        text = header.text
+        if not text or len(text) > MAX_SUMMARY_HEADER_CHARS or not isinstance(header.tag, str):
+            continue
+        if block_key(text) not in headers:
             continue
         for items in (list(found.iter("li")) for found in header.xpath("following::*[self::ul or self::ol][position() <= 2]")):
             points = [" ".join(item.text_content().split()) for item in items]
