@@ -27,7 +27,7 @@ from pipeline.template import block_key, is_linked_teaser, is_template, teaser_r
 from pipeline.text_keys import comparison_key, comparison_key_of_line_key, line_key
 
 # Bump when a built-in rule changes; the publisher file's own digest is appended to it (RuleSet.version).
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 PUBLISHER_RULES_FILE = Path(__file__).resolve().parent / "rules" / "publishers.yaml"
 
 SENTENCE_END = tuple('.?!"\'”’»')
@@ -76,9 +76,18 @@ class LineRule:
     name: str
     pattern: re.Pattern[str]
     max_chars: int = 200
+    # When given, the pattern can only match a line holding one of these (in lower case): a pattern searched at
+    # every position of a line costs 3-20 µs, a test for a few substrings well under one.
+    needles: tuple[str, ...] = ()
 
     def matches(self, key: str) -> bool:
-        return len(key) <= self.max_chars and bool(self.pattern.search(key))
+        if len(key) > self.max_chars:
+            return False
+        if self.needles:
+            folded = key.lower()
+            if not any(needle in folded for needle in self.needles):
+                return False
+        return bool(self.pattern.search(key))
 
 
 @dataclass(frozen=True)
@@ -92,8 +101,8 @@ class BlockRule:
     with_leads: bool = False
 
 
-def _rule(name: str, pattern: str, max_chars: int = 200) -> LineRule:
-    return LineRule(name, re.compile(pattern, re.IGNORECASE), max_chars)
+def _rule(name: str, pattern: str, max_chars: int = 200, needles: tuple[str, ...] = ()) -> LineRule:
+    return LineRule(name, re.compile(pattern, re.IGNORECASE), max_chars, needles)
 
 
 AD_WORDS = (
@@ -147,34 +156,73 @@ LINE_RULES = (
     _rule("call_to_action", r"^(?:click|tap) here\b|^follow (?:us|\w+(?:\.com)?) on\b|^(?:like|follow) us\b"
                             r"|^(?:join|follow) (?:our|us on|the) (?:\w+ )?(?:whatsapp|telegram)"
                             r"|^(?:sign up|subscribe|register)\b.*\b(?:newsletters?|alerts|inbox|updates|digest|channel)\b"
-                            r"|\b(?:subscribe to|sign up (?:for|to)|get) our\b.*\bnewsletters?\b"
                             r"|^(?:download|get|install) (?:the|our) .*\bapp\b"
                             r"|^(?:track|catch|get) (?:all )?(?:the )?latest .*\b(?:news|updates)\b.*\b(?:live|on|from)\b"
                             r"|^(?:share|share this(?: article| story)?|print|print this(?: article| story)?|e-?mail"
                             r"|comments?|\d+ comments?|leave a comment|view comments|show comments|post a comment"
                             r"|join the conversation|copy link|link copied)[\s.:!]*$", 160),
+    _rule("call_to_action", r"\b(?:subscribe to|sign up (?:for|to)|get) our\b.*\bnewsletters?\b", 160, ("newsletter",)),
     # "If you're on the ABC7 News app, click here to watch live": a prompt anywhere in a short line; and short
     # lines that open with an invitation to subscribe or to join the comments.
-    _rule("call_to_action", r"\b(?:click|tap) here\b|^subscribe (?:to|for|now|today)\b"
+    _rule("call_to_action", r"\b(?:click|tap) here\b", 100, ("here",)),
+    _rule("call_to_action", r"^subscribe (?:to|for|now|today)\b"
                             r"|^join (?:our|the) (?:[\w-]+ ){0,3}(?:forum|community|conversation|discussion)s?\b", 100),
     # "Follow The Gleaner on Twitter and Instagram @...", "Síguenos en Telegram", "For the latest stories download
     # the X apps for iOS and Android".
     _rule("call_to_action", r"^follow (?:[\w.]+ ){1,3}on (?:twitter|facebook|instagram|x|threads|telegram|whatsapp|youtube"
                             r"|tiktok|linkedin)\b|^s[ií]guenos en\b|^(?:for [\w ]+?,? )?download (?:the|our)\b.*\bapps?\b", 160),
     # Sponsored-content labels: "ANZEIGE - ...", "Anzeige, enthält Affiliate Links".
-    _rule("ad_marker", r"^\*?(?:anzeige|werbung)\s*[-–—:|]\s*\S|\baffiliate[- ]links?\b", 120),
+    _rule("ad_marker", r"^\*?(?:anzeige|werbung)\s*[-–—:|]\s*\S", 120),
+    _rule("ad_marker", r"\baffiliate[- ]links?\b", 120, ("affiliate",)),
     _rule("photo_credit", r"^[\[(]?(?:file )?(?:photo|photograph|image|picture|pic|representative (?:image|photo)"
                           r"|representational (?:image|photo|picture)|image source|image caption|photo credit"
                           r"|image credit|credit)s?\s*(?::|\||-|/|courtesy\b|by\b|[\])]|$)|^©\s*[^.!?]{1,80}$"
                           r"|^(?:crédits? photos?|beitragsbild|titelbild|bildquelle|fotos?|bild|fot\.)\s*:?\s*[^.!?]{1,80}$"
-                          r"|^copyright\s*:\s*[^.!?]{1,60}$"
-                          rf"|\b(?:{WIRE_SYMBOLS}|AP Photo|REUTERS|Getty Images|EPA|Shutterstock)\s*/\s*[A-Z]"
-                          r"|\b(?:AFP|AP|Reuters|EPA|Bloomberg) via Getty Images\)?$|^\(?Getty Images\)?$|^file photo\b", 400),
+                          r"|^copyright\s*:\s*[^.!?]{1,60}$|^\(?Getty Images\)?$|^file photo\b", 400),
+    _rule("photo_credit", rf"\b(?:{WIRE_SYMBOLS}|AP Photo|REUTERS|Getty Images|EPA|Shutterstock)\s*/\s*[A-Z]"
+                          r"|\b(?:AFP|AP|Reuters|EPA|Bloomberg) via Getty Images\)?$", 400, ("/", "getty")),
     # "January 13, 2020 | categories: Python | View Comments": three or more short fields between pipes (a table
     # row, which starts with a pipe, is not one).
-    _rule("metadata_line", r"^(?!\|)[^|]{1,80}(?:\s\|\s[^|]{1,80}){2,}$", 200),
+    _rule("metadata_line", r"^(?!\|)[^|]{1,80}(?:\s\|\s[^|]{1,80}){2,}$", 200, ("|",)),
     _rule("copyright_line", r"^(?:copyright|©|\(c\))\s*(?:\d{4}\s*)?.*(?:all rights reserved|thomson reuters"
                             r"|associated press|agence france-presse)\.?$", 200),
+    # A reprint notice: "This article is the copyrighted property of ...", "Materiał chroniony prawem autorskim".
+    _rule("copyright_line", r"\bcopyrighted property of\b|\bwritten permission must be obtained\b"
+                            r"|^materiał chroniony prawem autorskim\b", 300,
+          ("copyrighted", "written permission", "chroniony")),
+    # Related-link prompts of one word and a colon: "Lea: ...", "Mire: ...", "Lesen Sie hier: ...".
+    _rule("related_link", r"^(?:lea|lee|mire|mira|vea|lesen sie hier|lies hier)\s*:\s*\S", 160),
+    # Newsletter and channel prompts: "Never miss the latest news by signing up to our newsletter today!", "Sign up
+    # to get the best content of the week", "¡Mira lo que tiene nuestro canal de YouTube!", "... Free Sign Up".
+    _rule("call_to_action", r"\bsign(?:ing)? up (?:to get|(?:to|for) our)\b|\b(?:free sign up|sign up (?:here|now|today))[.!]?$"
+                            r"|^never miss\b.*\bnewsletter|\bnuestro canal de (?:youtube|telegram|whatsapp)\b"
+                            r"|\btenemos canal de (?:telegram|whatsapp)\b", 160, ("sign", "never miss", "canal de")),
+    # Paywall prompts: "To view the full story, please subscribe to ...", "Pour lire la suite".
+    _rule("paywall_prompt", r"^(?:to (?:view|read|continue reading) (?:the|this) (?:full )?(?:story|article)\b.*\bsubscri"
+                            r"|if you(?:'|’)?re (?:seeing this message but you(?:'|’)?re )?already a subscriber\b"
+                            r"|pour (?:lire la suite|accéder en illimité)\b)", 200),
+    # Affiliate and compensation disclosures: "We may receive compensation when you click on links to those products."
+    _rule("ad_marker", r"\bwe may (?:receive|earn) (?:compensation|a commission)\b|\bcontains references to products\b"
+                       r"|\bbei den verlinkungen handelt es sich um affiliate\b"
+                       r"|^\*?werbung\.\s*dieser beitrag enthält werbung\b", 300,
+          ("we may", "references to products", "affiliate", "werbung")),
+    # Comment-form notices: "Du musst eingeloggt sein, um Kommentare zu schreiben", "You must be logged in to post a
+    # comment".
+    _rule("call_to_action", r"\b(?:eingeloggt|angemeldet) sein,? um (?:einen )?kommentar|\bmust be logged in to (?:post a )?comment",
+          120, ("eingeloggt", "angemeldet", "logged in")),
+    # Page metadata, not a sentence: "Category : Press Releases", "Kategorie: News", "... Last Modified: 03-10-2004".
+    _rule("metadata_line", r"^(?!.*[.!?]$).*(?:\b(?:category|categories|kategorie|kategorien|catégorie|categoría)\s*:\s*\S"
+                           r"|\blast modified\s*:)", 100, ("categ", "catég", "kategorie", "last modified")),
+    # Picture credits that carry a date or a colon of their own: "Beitragsbild: Titelseite vom 2.4.2019, Ausriss.",
+    # "Image illustrative : Lego Minifigures by Ninja Brick".
+    _rule("photo_credit", r"^(?:beitragsbild|titelbild|bildquelle|image illustrative|crédits? photos?)\s*:\s*.{1,120}$",
+          140),
+    # "Quelle: Deutscher Jagdverband (DJV), 02. Februar 2022, Berlin": a source credit with a date in it.
+    _rule("source_credit", r"^\(?(?:quellen?|sources?|fuentes?)\s*:\s*(?:[^.!?]|(?<=\d)\.)*[.)]?$", 100),
+    # Reading time in Polish: "Ten tekst przeczytasz w mniej niż minutę".
+    _rule("reading_time", r"^ten tekst przeczytasz w\b", 80),
+    # "Video verfügbar bis 28.02.2021": a media library's availability label.
+    _rule("video_block", r"^video verfügbar bis\b", 60),
 )
 
 SYNDICATION_NOTICE = _rule(
@@ -190,7 +238,9 @@ AGENCY_LINE = re.compile(
     re.IGNORECASE,
 )
 REPORTING_CREDIT = re.compile(
-    r"^[\[(]?\s*(?:\(?(?:additional )?reporting by|writing by|editing by|compiled by|edited by|written by)\b.*$",
+    r"^[\[(]?\s*(?:\(?(?:additional )?reporting by|writing by|editing by|compiled by|edited by|written by"
+    # The same credits in the wires' French, Spanish and German services ("Rédigé par X, édité par Y").
+    r"|rédigé par|édité par|editado (?:en español )?por|redigiert von)\b.*$",
     re.IGNORECASE,
 )
 COPYRIGHT_AGENCY = re.compile(r"thomson reuters|associated press|agence france-presse", re.IGNORECASE)
@@ -216,7 +266,7 @@ BLOCK_RULES = (
                                           re.IGNORECASE), 10,
               with_leads=True),
 )
-INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video)\s*[:|]\s*\S", 150)
+INLINE_VIDEO = _rule("video_block", r"^(?:watch|video|watch video|related videos?)\s*[:|]\s*\S", 150)
 
 DATE = rf"{MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?"
 PLACE_WORD = r"[A-Z][\w'.\-]*"
@@ -236,12 +286,15 @@ DATELINE_TITLE_COLON = re.compile(rf"^(?P<place>{PLACE_WORD}(?:\s+{PLACE_WORD}){
 DATELINE_ALONE = re.compile(rf"^(?P<place>{PLACE})(?:,\s*{DATE})?\s*[:\-–—]$")
 DATELINE_SEARCH_DEPTH = 8
 AUTHOR_BIO = re.compile(
-    r"^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3}\s+is\s+(?:an?|the)\s+(?:[\w&'’-]+\s+){0,6}?"
+    r"^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3}\s+is\s+(?:(?:an?|the)\s+(?:[\w&'’-]+\s+){0,6}?"
     r"(?:writer|reporter|editor|journalist|correspondent|contributor|columnist|producer|author|intern|fellow)s?\b"
+    # Or any "Name is ..." paragraph with a follow prompt after its first sentence: an author box.
+    r"|.*[.!]\s+[Ff]ollow (?:us|me|him|her|them) on\b)"
 )
 AUTHOR_BIO_DEPTH = 2
-AUTHOR_BIO_MAX_CHARS = 400
+AUTHOR_BIO_MAX_CHARS = 600
 MIN_REPEAT_WORDS = 10
+MAX_CAPTION_WORDS = 20
 # A related story's lead under its headline, in a related-content block.
 MAX_LEAD_WORDS = 40
 MAX_TRAILING_HEADLINES = 8
@@ -401,6 +454,7 @@ def clean_page(
     paragraphs = [p for p in map(_Paragraph, page.paragraphs) if p.key]
     findings = _Findings()
     _apply_line_rules(paragraphs, publisher, learned, findings, page.title)
+    _drop_captions(paragraphs)
     _apply_page_blocks(paragraphs, page, templates)
     _apply_block_rules(paragraphs)
     _drop_trailing_headlines(paragraphs)
@@ -414,7 +468,7 @@ def clean_page(
     removed.extend(_dateline_removals(paragraphs))
     return CleanedPage(
         page=page,
-        paragraphs=[p.text for p in kept if p.key],
+        paragraphs=[*_standfirst(page, paragraphs, publisher), *(p.text for p in kept if p.key)],
         dateline=dateline,
         syndication=_syndication(findings, publisher_domain=publisher_domain(url)),
         removed=removed,
@@ -424,6 +478,21 @@ def clean_page(
             page.blocks, [p.text for p in paragraphs if p.removed_by in (None, "template")]
         ),
     )
+
+
+def _standfirst(page: ExtractedPage, paragraphs: list[_Paragraph], publisher: PublisherRules | None) -> list[str]:
+    """The page's standfirst and key points (pipeline.extract.page_standfirst, page_key_points) open the body,
+    each unless a line rule takes it for boilerplate or the body holds it already."""
+    publisher_rules = publisher.line_rules if publisher else ()
+    opening = []
+    for line in ([page.standfirst] if page.standfirst else []) + page.key_points:
+        key = line_key(line)
+        if any(r.matches(key) for r in (*publisher_rules, *LINE_RULES)) or any(
+            comparison_key_of_line_key(key) == p.comparison for p in paragraphs
+        ):
+            continue
+        opening.append(line)
+    return opening
 
 
 def is_learnable(text: str) -> bool:
@@ -461,6 +530,18 @@ def _apply_line_rules(
             paragraph.removed_by = "learned"
         elif title_key and paragraph.comparison == title_key:
             paragraph.removed_by = "repeated_title"
+
+
+def _drop_captions(paragraphs: list[_Paragraph]) -> None:
+    """A short line without a sentence's end right above a photo credit is that photo's caption ("Crowds at the
+    harbour on Saturday" over "Credit: Asha Menon/Reuters")."""
+    for above, below in zip(paragraphs, paragraphs[1:]):
+        if below.removed_by == "photo_credit" and not above.removed_by and _is_caption_like(above.key):
+            above.removed_by = "caption"
+
+
+def _is_caption_like(key: str) -> bool:
+    return len(key.split()) <= MAX_CAPTION_WORDS and not key.endswith((*SENTENCE_END, ":"))
 
 
 def _apply_page_blocks(paragraphs: list[_Paragraph], page: ExtractedPage, templates: Collection[int]) -> None:

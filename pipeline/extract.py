@@ -1,6 +1,7 @@
 """Extract: the main text and metadata of one document, HTML (trafilatura) or plain text."""
 from __future__ import annotations
 
+import json
 import re
 from copy import copy
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from typing import Iterable
 from urllib.parse import urljoin
 
 import trafilatura
+import lxml.html
 from lxml.cssselect import CSSSelector
 from lxml.etree import ElementDefaultClassLookup
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HTMLParser, HtmlProcessingInstruction, fromstring
@@ -22,8 +24,12 @@ from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_X
 
 from pipeline.template import PageBlock, block_key, page_blocks
 
-# The method as well as the library: trafilatura's main extractor, and its default mode only on doubtful pages.
-EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+second-opinion-1"
+# The method as well as the library: trafilatura's main extractor, its default mode only on doubtful pages, the
+# standfirst and key points the page prints before the body, the live blog entries its JSON-LD lists that the
+# extractor missed, and no text drawn for screen readers only.
+EXTRACTOR_VERSION = (
+    f"trafilatura-{trafilatura.__version__}+second-opinion-1+standfirst-1+key-points-1+live-blog-1+no-sr-text-1"
+)
 
 HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|article|meta|title|p|div)[\s>/]", re.IGNORECASE)
 PUBLISHED_META_XPATH = (
@@ -37,6 +43,25 @@ JSON_LD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
 MIN_CONFIDENT_CHARS = 250
 MIN_CONFIDENT_PAGE_SHARE = 0.1
 MAX_CONFIDENT_LINK_SHARE = 0.3
+# How much of a live blog entry's text (as a block key) must be in the extracted text for the entry to count as found.
+UPDATE_PROBE_CHARS = 60
+MIN_STANDFIRST_WORDS = 6
+# The headers of a box of summary points above an article, in the languages feedpipe reads most.
+SUMMARY_HEADERS = (
+    "Key Points", "Key points:", "Key takeaways", "Takeaways", "Highlights", "Summary", "In brief", "At a glance",
+    "What you need to know", "Das Wichtigste in Kürze", "Das Wichtigste", "Auf einen Blick", "In Kürze", "En bref",
+    "L'essentiel", "Lo más importante", "Lo esencial", "In breve", "W skrócie", "Najważniejsze",
+)
+SUMMARY_HEADER_KEYS = frozenset(block_key(h) for h in SUMMARY_HEADERS)
+MAX_SUMMARY_HEADER_CHARS = 60
+MAX_KEY_POINTS = 6
+MIN_KEY_POINT_WORDS = 5
+MAX_STANDFIRST_LINK_SHARE = 0.5
+# Text drawn for screen readers only, under the accessibility classes of the common CSS frameworks (Bootstrap's
+# sr-only, WordPress's screen-reader-text, visually-hidden): a second copy of a headline or a label no reader sees.
+SCREEN_READER_CLASSES = frozenset({
+    "sr-only", "screen-reader-text", "visually-hidden", "visuallyhidden", "screenreader-only",
+})
 HIDDEN_TAGS = frozenset({"script", "style", "noscript", "template"})
 
 
@@ -74,6 +99,10 @@ class ExtractedPage:
     blocks: dict[str, PageBlock] = field(default_factory=dict)
     # Whether the main extractor's result was doubtful and trafilatura's default mode gave the text instead.
     second_opinion: bool = False
+    # The summary printed between the headline and the body, when the extractor left it out (`page_standfirst`).
+    standfirst: str | None = None
+    # The points of a "Key Points" box above the body, when the extractor left them out (`page_key_points`).
+    key_points: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -132,34 +161,156 @@ def extract_html(html: str | bytes, url: str | None = None, drop_selectors: Iter
         for element in CSSSelector(selector)(tree):
             element.drop_tree()
     metadata = page_metadata(tree)
-    published = page_published(tree)
-    drop_scripts_and_styles(tree)
+    json_ld = drop_scripts_and_styles(tree)
+    published = page_published(tree, json_ld)
+    updates = live_blog_updates(json_ld)
+    # The description and the headers of summary boxes are looked up among the page's blocks with the lines.
+    wanted = [*([metadata.description] if metadata.description else []), *SUMMARY_HEADERS]
     lines = text_lines(main_text(tree, url))
-    blocks = page_blocks(tree, lines)
+    blocks = page_blocks(tree, [*lines, *wanted])
     doubtful = is_doubtful(extraction_signals(lines, blocks, tree))
     if doubtful:
         lines = text_lines(second_opinion(tree, url))
-        blocks = page_blocks(tree, lines)
+        blocks = page_blocks(tree, [*lines, *wanted])
     authors = [a.strip() for a in (metadata.author or "").split(";") if a.strip()]
     return ExtractedPage(
         title=metadata.title,
-        paragraphs=lines,
+        paragraphs=[*lines, *missing_updates(lines, updates)],
         authors=authors,
         published=published,
         canonical_url=page_canonical_url(tree, url),
         site_name=metadata.sitename,
         blocks=blocks,
         second_opinion=doubtful,
+        standfirst=page_standfirst(metadata.description, lines, blocks),
+        key_points=page_key_points(tree, lines, blocks),
     )
 
 
-def drop_scripts_and_styles(tree: HtmlElement) -> None:
-    """Take scripts, styles and inline SVG out of the tree once the metadata has been read from it: no extractor
-    keeps their text, and without them every copy and pass over the tree is cheaper (about 3% of a page's
-    cost, 13% of a second opinion's). JSON-LD stays: trafilatura tells a forum thread by it."""
-    for element in list(tree.iter("script", "style", "svg")):
-        if element.tag != "script" or element.get("type") != "application/ld+json":
+def page_standfirst(description: str | None, lines: list[str], blocks: dict[str, PageBlock]) -> str | None:
+    """The page's standfirst, when the extractor left it out: the summary the page's metadata gives as its
+    description, printed word for word on the page as a text of its own (not a link) before the extracted body,
+    and a sentence long at least. A description printed nowhere, or only inside the body, or after it, is not
+    one."""
+    if not description or not lines:
+        return None
+    key = block_key(description)
+    block = blocks.get(key)
+    if block is None or block.words < MIN_STANDFIRST_WORDS or block.link_share >= MAX_STANDFIRST_LINK_SHARE:
+        return None
+    line_keys = [block_key(line) for line in lines]
+    body = body_position(line_keys, blocks)
+    if key in line_keys or body is None or block.position >= body:
+        return None
+    return " ".join(description.split())
+
+
+def body_position(line_keys: list[str], blocks: dict[str, PageBlock]) -> int | None:
+    """Where the extracted body starts on the page: the first place of its first lines' blocks."""
+    positions = [blocks[k].position for k in line_keys[:3] if k in blocks]
+    return min(positions) if positions else None
+
+
+def page_key_points(tree: HtmlElement, lines: list[str], blocks: dict[str, PageBlock]) -> list[str]:
+    """The points of a summary box above the body: a header such as "Key Points" or "Das Wichtigste in Kürze"
+    (SUMMARY_HEADERS) on the page before the extracted body, and the first of the next lists whose items are
+    all sentences (MIN_KEY_POINT_WORDS words or more) and not links, up to MAX_KEY_POINTS of them. Points the
+    extracted text holds as lines of their own are not repeated. The tree is searched only when such a header
+    came before the body among the page's blocks."""
+    line_keys = [block_key(line) for line in lines]
+    body = body_position(line_keys, blocks)
+    headers = {k for k in SUMMARY_HEADER_KEYS if k in blocks and body is not None and blocks[k].position < body}
+    if not headers:
+        return []
+    root = tree.find("body")
+    for header in (root if root is not None else tree).iter():
+        text = header.text
+        if not text or len(text) > MAX_SUMMARY_HEADER_CHARS or not isinstance(header.tag, str):
+            continue
+        if block_key(text) not in headers:
+            continue
+        for items in (list(found.iter("li")) for found in header.xpath("following::*[self::ul or self::ol][position() <= 2]")):
+            points = [" ".join(item.text_content().split()) for item in items]
+            linked = sum(len(" ".join(a.text_content().split())) for item in items for a in item.iter("a"))
+            if (0 < len(points) <= MAX_KEY_POINTS and all(len(p.split()) >= MIN_KEY_POINT_WORDS for p in points)
+                    and linked < MAX_STANDFIRST_LINK_SHARE * sum(len(p) for p in points)):
+                return [p for p in points if block_key(p) not in line_keys]
+        return []
+    return []
+
+
+@dataclass(frozen=True)
+class LiveBlogUpdate:
+    headline: str | None
+    lines: list[str]
+
+
+def live_blog_updates(json_ld: list[str]) -> list[LiveBlogUpdate]:
+    """The entries of a live blog as the page's JSON-LD lists them (schema.org `LiveBlogPosting`, its
+    `liveBlogUpdate` items: each one's headline and text)."""
+    updates = []
+    for script in json_ld:
+        if "liveBlogUpdate" not in script:
+            continue
+        try:
+            data = json.loads(script)
+        except ValueError:
+            continue
+        for item in _json_ld_items(data):
+            for update in item.get("liveBlogUpdate") or ():
+                if not isinstance(update, dict) or not isinstance(body := update.get("articleBody"), str):
+                    continue
+                if "<" in body:
+                    body = lxml.html.fragment_fromstring(body, create_parent="div").text_content()
+                headline = update.get("headline")
+                updates.append(LiveBlogUpdate(headline.strip() if isinstance(headline, str) else None, text_lines(body)))
+    return [u for u in updates if u.lines]
+
+
+def _json_ld_items(data: object) -> list[dict]:
+    """The objects of a JSON-LD document: itself, the items of a list, or its @graph."""
+    items = data if isinstance(data, list) else [data]
+    found = []
+    for item in items:
+        if isinstance(item, dict):
+            found.append(item)
+            found.extend(i for i in item.get("@graph") or () if isinstance(i, dict))
+    return found
+
+
+def missing_updates(lines: list[str], updates: list[LiveBlogUpdate]) -> list[str]:
+    """The lines of a live blog's entries the extractor missed (the page often renders them apart from the
+    article, where trafilatura does not look): each missing entry's headline and text, in the JSON-LD's order.
+    An entry counts as found when the start of its text is in the extracted text."""
+    extracted = block_key(" ".join(lines))
+    missing = []
+    for update in updates:
+        if block_key(" ".join(update.lines))[:UPDATE_PROBE_CHARS] not in extracted:
+            missing.extend([update.headline] if update.headline else [])
+            missing.extend(update.lines)
+    return missing
+
+
+def drop_scripts_and_styles(tree: HtmlElement) -> list[str]:
+    """Take scripts, styles, inline SVG and the spans drawn for screen readers only out of the tree once the
+    metadata has been read from it, in one pass, and return the texts of its JSON-LD scripts.
+
+    No extractor keeps the text of scripts, styles or SVG, and without them every copy and pass over the tree is
+    cheaper (about 3% of a page's cost, 13% of a second opinion's). JSON-LD stays: trafilatura tells a forum
+    thread by it. Text for screen readers only (SCREEN_READER_CLASSES) would be printed beside the visible text
+    ("Headline Headline") and hide that a teaser's headline is all link; only spans are looked at, as such text
+    nearly always is one (a walk of every element for a class costs about 2 ms on a news page)."""
+    json_ld = []
+    for element in list(tree.iter("script", "style", "svg", "span")):
+        if element.tag == "span":
+            if not SCREEN_READER_CLASSES.isdisjoint((element.get("class") or "").split()):
+                element.drop_tree()
+        elif element.tag == "script" and element.get("type") == "application/ld+json":
+            if element.text:
+                json_ld.append(element.text)
+        else:
             element.drop_tree()
+    return json_ld
 
 
 def main_text(tree: HtmlElement, url: str | None) -> str:
@@ -257,15 +408,16 @@ def page_canonical_url(tree: HtmlElement, url: str | None) -> str | None:
     return None
 
 
-def page_published(tree: HtmlElement) -> str | None:
-    """The publication time in the page's metadata (article time tags, then JSON-LD), ISO 8601.
+def page_published(tree: HtmlElement, json_ld: list[str]) -> str | None:
+    """The publication time in the page's metadata (article time tags, then its JSON-LD scripts' texts), ISO
+    8601.
 
     Nothing is guessed from the text: without metadata the feed entry's date stands in (htmldate's search of
     the page cost about 25 ms on a third of the pages and is left out)."""
     for value in tree.xpath(PUBLISHED_META_XPATH):
         if value.strip():
             return value.strip()
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+    for script in json_ld:
         match = JSON_LD_PUBLISHED.search(script)
         if match:
             return match.group(1)

@@ -43,6 +43,8 @@ class PageBlock:
     fingerprints: frozenset[int]
     link_share: float
     words: int
+    # Where the text first appears: the place of its first element among the page's blocks, in document order.
+    position: int = 0
 
     @property
     def is_template_candidate(self) -> bool:
@@ -85,9 +87,9 @@ def page_blocks(tree: HtmlElement, lines: Iterable[str]) -> dict[str, PageBlock]
     Only elements that can hold a block are read, and only a match costs a path and a link count, so this
     stays a small part of extracting the page."""
     wanted = {block_key(line) for line in lines} - {""}
-    places: dict[str, tuple[set[int], float, int]] = {}
+    places: dict[str, tuple[set[int], float, int, int]] = {}
     root = tree.find("body")
-    for element in (root if root is not None else tree).iter(*BLOCK_TAGS, *CONTAINER_TAGS):
+    for position, element in enumerate((root if root is not None else tree).iter(*BLOCK_TAGS, *CONTAINER_TAGS)):
         if element.tag in CONTAINER_TAGS and not _has_own_text(element):
             continue
         text = element_text(element)
@@ -103,10 +105,10 @@ def page_blocks(tree: HtmlElement, lines: Iterable[str]) -> dict[str, PageBlock]
         else:
             linked = sum(len(element_text(a).strip()) for a in element.iter("a"))
             share = min(linked / max(len(text.strip()), 1), 1.0)
-        prints, known_share, words = places.get(key, (set(), 1.0, len(text.split())))
+        prints, known_share, words, first = places.get(key, (set(), 1.0, len(text.split()), position))
         prints.add(fingerprint(path, key))
-        places[key] = (prints, min(known_share, share), words)
-    return {key: PageBlock(frozenset(prints), share, words) for key, (prints, share, words) in places.items()}
+        places[key] = (prints, min(known_share, share), words, first)
+    return {key: PageBlock(frozenset(prints), share, words, first) for key, (prints, share, words, first) in places.items()}
 
 
 def element_text(element: HtmlElement) -> str:

@@ -2,13 +2,13 @@
 that result is doubtful: short, a small share of the page's text, or mostly link text."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import lxml.html
 import pytest
-from trafilatura.utils import load_html
-
 from lxml.html import document_fromstring
+from trafilatura.utils import load_html
 
 from pipeline.extract import ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, parse_page
 from pipeline.template import block_key
@@ -80,7 +80,7 @@ def test_scripts_styles_and_svg_go_but_json_ld_and_the_text_around_them_stay():
         "<p>Before<script>var tracker = 1;</script> after<svg><title>icon</title></svg> the icon.</p>"
         "<style>p { color: red }</style>"
     ))
-    drop_scripts_and_styles(tree)
+    assert drop_scripts_and_styles(tree) == ['{"datePublished": "2024-03-01"}']
     assert tree.xpath("//p")[0].text_content() == "Before after the icon."
     assert [s.get("type") for s in tree.iter("script")] == ["application/ld+json"]
     assert not tree.xpath("//style|//svg")
@@ -91,6 +91,95 @@ def test_the_publication_date_in_json_ld_is_read():
                 + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS))
     assert extract_html(html, URL).published == "2024-03-01T09:00:00Z"
 
+
+SUMMARY = "The board wants the old pier open again by the summer, at a cost of two million pounds."
+
+
+def with_description(body: str, description: str = SUMMARY) -> str:
+    return (f"<html><head><title>Pier repairs</title><meta name='description' content='{description}'></head>"
+            f"<body>{body}</body></html>")
+
+
+def test_the_standfirst_under_the_headline_is_kept():
+    extracted = extract_html(with_description(
+        f"<header><h1>Pier repairs</h1><p class='dek'>{SUMMARY}</p></header>"
+        "<article>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>"), URL)
+    assert extracted.standfirst == SUMMARY
+
+
+@pytest.mark.parametrize("body", [
+    # Printed nowhere: only the metadata says it.
+    "<article><h1>Pier repairs</h1>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>",
+    # A link to the story, not a standfirst.
+    f"<nav><a href='/pier'>{SUMMARY}</a></nav><article><h1>Pier repairs</h1>"
+    + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>",
+    # After the body: a footer's summary.
+    "<article><h1>Pier repairs</h1>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + f"</article><p>{SUMMARY}</p>",
+])
+def test_a_description_is_no_standfirst_unless_printed_unlinked_before_the_body(body):
+    assert extract_html(with_description(body), URL).standfirst is None
+
+
+def test_a_description_of_a_few_words_is_no_standfirst():
+    extracted = extract_html(with_description(
+        "<header><h1>Pier repairs</h1><p>Harbour news and views</p></header>"
+        "<article>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>", "Harbour news and views"), URL)
+    assert extracted.standfirst is None
+
+
+def live_blog(entries_in_page: bool) -> str:
+    updates = [{"@type": "BlogPosting", "headline": f"{t.title()} reopens", "articleBody": paragraph(t)}
+               for t in ("pier", "slipway")]
+    json_ld = json.dumps({"@context": "https://schema.org", "@type": "LiveBlogPosting", "liveBlogUpdate": updates})
+    entries = "".join(f"<h3>{u['headline']}</h3><p>{u['articleBody']}</p>" for u in updates)
+    # A live blog's page often draws its entries with script, apart from the article's summary.
+    return (f"<html><head><title>Harbour live</title><script type='application/ld+json'>{json_ld}</script></head>"
+            "<body><article><h1>Harbour live</h1>"
+            + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS[1:6])
+            + (entries if entries_in_page else "") + "</article><div id='live'></div></body></html>")
+
+
+def test_live_blog_entries_missing_from_the_page_text_come_from_its_json_ld():
+    paragraphs = extract_html(live_blog(entries_in_page=False), URL).paragraphs
+    assert paragraphs[-4:] == ["Pier reopens", paragraph("pier"), "Slipway reopens", paragraph("slipway")]
+
+
+def test_live_blog_entries_the_extractor_found_are_not_added_again():
+    paragraphs = extract_html(live_blog(entries_in_page=True), URL).paragraphs
+    assert paragraphs.count(paragraph("pier")) == 1 and paragraphs.count(paragraph("slipway")) == 1
+
+
+def test_text_for_screen_readers_only_is_not_extracted():
+    teasers = "".join(
+        f"<div class='card'><h2><span class='sr-only'>Board votes on the {t}</span>"
+        f"<a href='/{n}'>Board votes on the {t}</a></h2><p>What the vote on the {t} means for the town.</p></div>"
+        for n, t in enumerate(TOPICS[:3]))
+    extracted = extract_html(page("<article><h1>Pier repairs</h1>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS)
+                                  + f"<section class='more'>{teasers}</section></article>"), URL)
+    headlines = [p for p in extracted.paragraphs if p.startswith("Board votes")]
+    assert headlines and all(p.count("Board votes") == 1 for p in headlines)
+    # The headline is all link once its screen reader copy is gone: a teaser, which cleaning can drop.
+    assert all(extracted.blocks[block_key(p)].link_share == 1.0 for p in headlines)
+
+
+POINTS = ["The board approved two million pounds for the pier on Monday.",
+          "Work starts in April and should take about a year."]
+
+
+def with_key_points(header: str, linked: bool = False) -> str:
+    items = "".join(f"<li><a href='/p{n}'>{p}</a></li>" if linked else f"<li>{p}</li>" for n, p in enumerate(POINTS))
+    return page(f"<header><h1>Pier repairs</h1><div class='box'><div>{header}</div><ul>{items}</ul></div></header>"
+                "<article>" + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS) + "</article>")
+
+
+@pytest.mark.parametrize("header", ["Key Points", "Das Wichtigste in Kürze"])
+def test_the_points_of_a_summary_box_above_the_body_are_kept(header):
+    assert extract_html(with_key_points(header), URL).key_points == POINTS
+
+
+def test_a_list_under_another_header_or_a_list_of_links_is_no_summary():
+    assert extract_html(with_key_points("Latest stories"), URL).key_points == []
+    assert extract_html(with_key_points("Key Points", linked=True), URL).key_points == []
 
 SYNDICATED_PAGES = sorted((Path(__file__).parent / "fixtures" / "syndicated").glob("*.html"))
 
