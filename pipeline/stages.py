@@ -15,7 +15,7 @@ import multiprocessing
 import signal
 import time
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 FETCH_BATCH_SIZE = 50  # entries claimed, and their pages fetched at once, per round
 PROCESS_CHUNK_SIZE = 10  # entries a process worker claims at a time: small, so workers share the tail evenly
 FOLLOW_INTERVAL = 0.2  # seconds a process worker waits for more pages while its batch is still fetching
+STOP_INTERVAL = 0.2  # seconds between rounds of stopping the process workers of an interrupted batch
 FETCH_LOCK_SPACE = 0x66657463  # "fetc": advisory lock (space, run id) held while a batch is fetching
 
 
@@ -335,7 +336,7 @@ def poll_fetch_and_process(settings: Settings, run_id: int, include_not_due: boo
                 polled = _poll(pipe, run_id, None, include_not_due, on_progress)
                 fetched = _fetch(pipe, run_id, on_progress)
         except BaseException:  # interrupted, or fetching failed: the workers stop now and hand back their claims
-            _stop_workers()
+            _stop_pool(processing)
             raise
         finally:
             signal_conn.close()
@@ -343,6 +344,18 @@ def poll_fetch_and_process(settings: Settings, run_id: int, include_not_due: boo
     if on_progress:
         on_progress("process", processed.get("articles_processed", 0), processed.get("articles_processed", 0))
     return {**polled, **fetched, **processed}
+
+
+def _stop_pool(processing: Future) -> None:
+    """Stop the process workers, again and again until the pool's thread has ended.
+
+    The pool starts its workers one at a time through the fork server, on its own thread; one stop alone misses
+    a worker that was still starting (a busy machine makes that likely), and such a worker outlives the batch:
+    it holds the batch's output open and, once its parent is gone, dies on the end of its job queue with a
+    traceback."""
+    while not processing.done():
+        _stop_workers()
+        wait([processing], timeout=STOP_INTERVAL)
 
 
 def _lock_id(run_id: int) -> int:
