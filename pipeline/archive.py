@@ -221,7 +221,8 @@ def warc_record_bytes(response: RawResponse) -> bytes:
         warc_headers_dict={"WARC-Date": warc_date},
     )
     writer.write_record(record)
-    compressor = isal_zlib.compressobj(RECORD_GZIP_LEVEL, isal_zlib.DEFLATED, isal_zlib.MAX_WBITS + 16)  # +16: a gzip member
+    # MAX_WBITS + 16: one gzip member
+    compressor = isal_zlib.compressobj(RECORD_GZIP_LEVEL, isal_zlib.DEFLATED, isal_zlib.MAX_WBITS + 16)
     return compressor.compress(out.getbuffer()) + compressor.flush()
 
 

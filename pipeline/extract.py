@@ -230,7 +230,8 @@ def page_key_points(tree: HtmlElement, lines: list[str], blocks: dict[str, PageB
             continue
         if block_key(text) not in headers:
             continue
-        for items in (list(found.iter("li")) for found in header.xpath("following::*[self::ul or self::ol][position() <= 2]")):
+        following_lists = header.xpath("following::*[self::ul or self::ol][position() <= 2]")
+        for items in (list(found.iter("li")) for found in following_lists):
             points = [" ".join(item.text_content().split()) for item in items]
             linked = sum(len(" ".join(a.text_content().split())) for item in items for a in item.iter("a"))
             if (0 < len(points) <= MAX_KEY_POINTS and all(len(p.split()) >= MIN_KEY_POINT_WORDS for p in points)
@@ -264,7 +265,8 @@ def live_blog_updates(json_ld: list[str]) -> list[LiveBlogUpdate]:
                 if "<" in body:
                     body = lxml.html.fragment_fromstring(body, create_parent="div").text_content()
                 headline = update.get("headline")
-                updates.append(LiveBlogUpdate(headline.strip() if isinstance(headline, str) else None, text_lines(body)))
+                headline = headline.strip() if isinstance(headline, str) else None
+                updates.append(LiveBlogUpdate(headline, text_lines(body)))
     return [u for u in updates if u.lines]
 
 

@@ -108,7 +108,8 @@ def page_blocks(tree: HtmlElement, lines: Iterable[str]) -> dict[str, PageBlock]
         prints, known_share, words, first = places.get(key, (set(), 1.0, len(text.split()), position))
         prints.add(fingerprint(path, key))
         places[key] = (prints, min(known_share, share), words, first)
-    return {key: PageBlock(frozenset(prints), share, words, first) for key, (prints, share, words, first) in places.items()}
+    return {key: PageBlock(frozenset(prints), share, words, first)
+            for key, (prints, share, words, first) in places.items()}
 
 
 def element_text(element: HtmlElement) -> str:
