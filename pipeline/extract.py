@@ -22,7 +22,7 @@ from trafilatura.utils import decode_file, is_dubious_html, repair_faulty_html
 from trafilatura.xml import xmltotxt
 from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
 
-from pipeline.template import PageBlock, block_key, page_blocks
+from pipeline.template import PageBlock, block_key, element_text, page_blocks
 
 # The method as well as the library: trafilatura's main extractor, its default mode only on doubtful pages, the
 # standfirst and key points the page prints before the body, the live blog entries its JSON-LD lists that the
@@ -232,8 +232,8 @@ def page_key_points(tree: HtmlElement, lines: list[str], blocks: dict[str, PageB
             continue
         following_lists = header.xpath("following::*[self::ul or self::ol][position() <= 2]")
         for items in (list(found.iter("li")) for found in following_lists):
-            points = [" ".join(item.text_content().split()) for item in items]
-            linked = sum(len(" ".join(a.text_content().split())) for item in items for a in item.iter("a"))
+            points = [" ".join(element_text(item).split()) for item in items]
+            linked = sum(len(" ".join(element_text(a).split())) for item in items for a in item.iter("a"))
             if (0 < len(points) <= MAX_KEY_POINTS and all(len(p.split()) >= MIN_KEY_POINT_WORDS for p in points)
                     and linked < MAX_STANDFIRST_LINK_SHARE * sum(len(p) for p in points)):
                 return [p for p in points if block_key(p) not in line_keys]
