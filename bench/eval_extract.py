@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 import yaml  # noqa: E402
 
 from pipeline.article import article_from_document  # noqa: E402
-from pipeline.clean import KNOWN_BOILERPLATE  # noqa: E402
+from pipeline.clean import boilerplate_markers_left  # noqa: E402
 from pipeline.extract import UnreadableDocument  # noqa: E402
 from pipeline.normalize import Article  # noqa: E402
 from pipeline.template import DEFAULT_TEMPLATE_POLICY, TemplatePolicy  # noqa: E402
@@ -84,10 +84,17 @@ def page_precision_recall(predicted: str, expected: str) -> tuple[float, float]:
 
 
 def boilerplate_left(predicted: str, page: LabelledPage) -> int:
-    """Known boilerplate strings in the output that the expected body does not itself contain."""
-    wanted = page.expected.casefold()
-    markers = {*KNOWN_BOILERPLATE, *page.boilerplate}
-    return sum(m.casefold() in predicted.casefold() and m.casefold() not in wanted for m in markers)
+    """Known boilerplate markers (as `boilerplate_markers_left` finds them) and the page's own unwanted strings in the
+    output, but for those the expected body itself contains."""
+    return markers_left(predicted, page.expected) + sum(
+        m.casefold() in predicted.casefold() and m.casefold() not in page.expected.casefold()
+        for m in page.boilerplate)
+
+
+def markers_left(predicted: str, expected: str) -> int:
+    """Known boilerplate markers left in the output that the expected text does not itself carry."""
+    wanted = expected.casefold()
+    return sum(marker.casefold() not in wanted for marker in boilerplate_markers_left(predicted))
 
 
 @dataclass
@@ -253,9 +260,9 @@ def run_snippets(folder: Path) -> SnippetRun:
         body.add(count_item(page.item, text))
         rebuildable.add(count_item(page.item, rebuilt))
         raw.add(count_item(page.item, raw_text))
-        wanted = " ".join(page.item["with"]).casefold()
-        body_left += sum(m.casefold() in (text or "").casefold() and m.casefold() not in wanted for m in KNOWN_BOILERPLATE)
-        raw_left += sum(m.casefold() in raw_text.casefold() and m.casefold() not in wanted for m in KNOWN_BOILERPLATE)
+        wanted = " ".join(page.item["with"])
+        body_left += markers_left(text or "", wanted)
+        raw_left += markers_left(raw_text, wanted)
         pages += 1
     return SnippetRun(body, rebuildable, raw, body_left, raw_left, Timing(ours_clock[0], raw_clock[0], pages))
 

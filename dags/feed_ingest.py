@@ -135,7 +135,7 @@ def feed_ingest():
         checks={
             "no_boilerplate_marker": {"check_statement": (
                 "COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM boilerplate_markers m"
-                " WHERE strpos(lower(body), lower(m.marker)) > 0)) = 0")},
+                " WHERE boilerplate_marker_left(body, m.marker))) = 0")},
             "articles_match_batch": {"check_statement": (
                 "COUNT(*) BETWEEN (SELECT articles_loaded FROM ingest_runs WHERE id = {run})"
                 " AND (SELECT articles_processed - articles_failed FROM ingest_runs WHERE id = {run})"

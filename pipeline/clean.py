@@ -48,8 +48,10 @@ NOT_IN_A_PLACE_NAME = {
     "assessment", "odds", "score", "result", "results", "editor", "editor's", "said", "says",
 }
 
-# Known boilerplate strings: what `make eval` counts as left behind, and what the `publisher_quality`
-# view looks for in stored bodies (sql/0003_cleaning.sql seeds the same list into `boilerplate_markers`).
+# Known boilerplate strings: what `make eval` counts as left behind, and what the `publisher_quality` view and
+# the Airflow run check look for in stored bodies (sql/0003_cleaning.sql seeds the same list into
+# `boilerplate_markers`; sql/0011_marker_words.sql's `boilerplate_marker_left` matches them as
+# `boilerplate_markers_left` here does).
 KNOWN_BOILERPLATE = (
     "Advertisement",
     "Story continues below",
@@ -68,6 +70,30 @@ KNOWN_BOILERPLATE = (
     "Editing by",
 )
 
+# What may stand around a marker that makes up a paragraph of its own: spaces, bullets, dashes, brackets, quotes
+# and sentence punctuation ("• ADVERTISEMENT •", "- Advertisement -").
+MARKER_EDGE_CHARACTERS = " \t\r\u00a0•·*#>|()[]-–—:;,.!?\"'“”‘’…"
+_WITHOUT_EDGE_CHARACTERS = dict.fromkeys(map(ord, MARKER_EDGE_CHARACTERS))
+
+
+def boilerplate_markers_left(text: str, markers: Collection[str] = KNOWN_BOILERPLATE) -> list[str]:
+    """The known markers `text` still carries, ignoring case.
+
+    A phrase ("Story continues below", "Editing by") is page furniture wherever it occurs. A marker of one word
+    ("Advertisement") is also an ordinary word of the language, so it counts only where it makes up a paragraph of
+    its own (the label the page printed), not inside the story's sentences ("carefully sculpted advertisements").
+    """
+    folded = text.lower()
+    return [marker for marker in markers
+            if marker.lower() in folded and (" " in marker or _stands_alone(marker.lower(), folded))]
+
+
+def _stands_alone(word: str, folded: str) -> bool:
+    for paragraph in folded.split("\n"):
+        bare = paragraph.translate(_WITHOUT_EDGE_CHARACTERS)
+        if bare and not bare.replace(word, ""):
+            return True
+    return False
 
 @dataclass(frozen=True)
 class LineRule:

@@ -247,13 +247,13 @@ def test_feed_ingest_loads_the_sample_once_and_the_consumer_runs_on_its_asset_ev
 
 def test_a_known_boilerplate_marker_in_new_bodies_fails_the_check_and_the_run(
         dag_bag, without_retries, ingest_environment: str, sample_feeds, conn):
-    with db.transaction(conn) as cur:  # every English body has it: as if boilerplate had slipped through cleaning
-        cur.execute("INSERT INTO boilerplate_markers (marker) VALUES ('the')")
+    with db.transaction(conn) as cur:  # English bodies have it: as if boilerplate had slipped through cleaning
+        cur.execute("INSERT INTO boilerplate_markers (marker) VALUES ('of the')")
     try:
         run = dag_bag.dags["feed_ingest"].test()
     finally:
         with db.transaction(conn) as cur:
-            cur.execute("DELETE FROM boilerplate_markers WHERE marker = 'the'")
+            cur.execute("DELETE FROM boilerplate_markers WHERE marker = 'of the'")
 
     assert run.state == "failed"
     states = task_states(run)

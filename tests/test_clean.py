@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from pipeline.clean import LineRule, clean_page
+from pipeline.clean import LineRule, boilerplate_markers_left, clean_page
 from pipeline.extract import ExtractedPage
 from pipeline.template import PageBlock, block_key
 
@@ -128,6 +128,15 @@ def test_paragraphs_mentioning_advertisement_or_watch_are_kept():
     cleaned = clean(LEAD, advert, watch, SECOND)
     assert cleaned.paragraphs == [LEAD, advert, watch, SECOND]
     assert cleaned.removed == []
+
+
+def test_a_marker_word_left_counts_only_as_a_paragraph_of_its_own_and_a_phrase_anywhere():
+    assert boilerplate_markers_left("The pier reopened.\n\n- ADVERTISEMENT -\n\nRepairs took a year.") == [
+        "Advertisement"]
+    assert boilerplate_markers_left("The campaign ran carefully sculpted advertisements and tightly controlled "
+                                    "events.\n• Identify the message as an advertisement in some reasonable way.") == []
+    assert boilerplate_markers_left("If you are on the app, click here to watch live.\nAdditional reporting by "
+                                    "Ana Ruiz; Editing by Tom Lee") == ["Click here to", "Reporting by", "Editing by"]
 
 
 def test_featured_video_header_and_its_title_are_removed():

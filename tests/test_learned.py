@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from pipeline.clean import KNOWN_BOILERPLATE, clean_page
+from pipeline.clean import KNOWN_BOILERPLATE, boilerplate_markers_left, clean_page
 from pipeline.extract import ExtractedPage
 from pipeline.learned import LEARNED_LINES, LINES_TO_LEARN, LearningPolicy, learned_lines, record_article_lines
 
@@ -110,13 +110,35 @@ def test_publisher_quality_shows_articles_short_bodies_removals_and_markers_left
         insert_article(cur, 2, "Too short.", publisher="harbour.example",
                        removed=[{"text": "Read Time: 2 mins", "rule": "reading_time"}])
         insert_article(cur, 3, long_body + "\n\nAdvertisement", publisher="harbour.example", rules_version="1+abc")
+        insert_article(cur, 4, long_body + "\n\nThe campaign ran carefully sculpted advertisements.",
+                       publisher="harbour.example")
         cur.execute("""SELECT articles, empty_or_short, removals_by_rule, articles_with_markers, markers_left,
                               rules_versions FROM publisher_quality WHERE publisher = 'harbour.example'""")
         row = cur.fetchone()
-    assert row == (3, 1, {"ad_marker": 2, "reading_time": 1}, 1, {"Advertisement": 1}, ["1+abc"])
+    assert row == (4, 1, {"ad_marker": 2, "reading_time": 1}, 1, {"Advertisement": 1}, ["1+abc"])
 
 
 def test_the_view_looks_for_the_same_markers_the_evaluation_counts(conn):
     with conn.cursor() as cur:
         cur.execute("SELECT marker FROM boilerplate_markers")
         assert {row[0] for row in cur.fetchall()} == set(KNOWN_BOILERPLATE)
+
+
+def test_the_database_finds_the_markers_left_that_the_evaluation_finds(conn):
+    bodies = [
+        "Advertisement",
+        "The pier reopened.\n\n• ADVERTISEMENT •\n\nRepairs took a year.",
+        "— Advertisement — Advertisement —",
+        "Advertisement revenue fell.",
+        "The campaign ran carefully sculpted advertisements.",
+        "• Identify the message as an advertisement in some reasonable way.",
+        "The pier reopened. Story continues below",
+        "Additional reporting by Ana Ruiz; editing by Tom Lee",
+        "Read Time: 2 mins\nThe pier reopened.",
+        "The pier reopened “Advertisement”\n\nwith a ribbon.",
+        "",
+    ]
+    with conn.cursor() as cur:
+        for body in bodies:
+            cur.execute("SELECT marker FROM boilerplate_markers WHERE boilerplate_marker_left(%s, marker)", (body,))
+            assert sorted(row[0] for row in cur.fetchall()) == sorted(boilerplate_markers_left(body)), body
