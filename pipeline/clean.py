@@ -427,6 +427,8 @@ class CleanedPage:
     rules_version: str = ""
     learnable_lines: list[str] = field(default_factory=list)
     template_fingerprints: list[int] = field(default_factory=list)
+    # How many of `paragraphs` open the body as the page's standfirst and key points, not the story's own text.
+    summary_paragraphs: int = 0
 
 
 @dataclass
@@ -492,9 +494,10 @@ def clean_page(
     if kept:
         removed.extend(_strip_trailing_credit(kept[-1], findings))
     removed.extend(_dateline_removals(paragraphs))
+    summary = _standfirst(page, paragraphs, publisher)
     return CleanedPage(
         page=page,
-        paragraphs=[*_standfirst(page, paragraphs, publisher), *(p.text for p in kept if p.key)],
+        paragraphs=[*summary, *(p.text for p in kept if p.key)],
         dateline=dateline,
         syndication=_syndication(findings, publisher_domain=publisher_domain(url)),
         removed=removed,
@@ -503,6 +506,7 @@ def clean_page(
         template_fingerprints=template_fingerprints(
             page.blocks, [p.text for p in paragraphs if p.removed_by in (None, "template")]
         ),
+        summary_paragraphs=len(summary),
     )
 
 

@@ -130,13 +130,18 @@ class BodyFeatures:
     lead_sentences: frozenset[str]
 
     @classmethod
-    def of(cls, title: str | None, body: str, config: DedupeConfig) -> "BodyFeatures":
-        paragraphs = [words(p) for p in body.split("\n\n")]
+    def of(cls, title: str | None, body: str, config: DedupeConfig, summary_paragraphs: int = 0) -> "BodyFeatures":
+        """`summary_paragraphs` opening paragraphs are the page's standfirst and key points (`articles.
+        summary_paragraphs`): the lead sentences are the story's own first sentences, after them, so a copy printed
+        without the summary still shares its lead."""
+        texts = body.split("\n\n")
+        paragraphs = [words(p) for p in texts]
+        story = "\n\n".join(texts[summary_paragraphs:]) or body
         return cls(
             title_words=tuple(words(title)),
             body_words=tuple(w for p in paragraphs for w in p),
             shingles=frozenset(s for p in paragraphs for s in paragraph_shingles(p, config.shingle_words)),
-            lead_sentences=frozenset(lead_sentences(body, config)),
+            lead_sentences=frozenset(lead_sentences(story, config)),
         )
 
     @property
@@ -254,6 +259,10 @@ class _Article:
     body: str
     content_sha256: str
     story_id: int | None
+    summary_paragraphs: int
+
+    def features(self, config: DedupeConfig) -> BodyFeatures:
+        return BodyFeatures.of(self.title, self.body, config, self.summary_paragraphs)
 
 
 def _require_read_committed(cur: psycopg2.extensions.cursor) -> None:
@@ -265,9 +274,10 @@ def _require_read_committed(cur: psycopg2.extensions.cursor) -> None:
 LOAD_ARTICLE = _Statement(
     "dedupe_load_article",
     ("bigint",),
-    """SELECT a.id, a.title, a.body, a.content_sha256, a.story_id,
+    """SELECT a.id, a.title, a.body, a.content_sha256, a.story_id, a.summary_paragraphs,
               sa.method, sa.matched_article_id, sa.similarity, sa.containment,
               sa.content_sha256 = a.content_sha256 AND sa.title IS NOT DISTINCT FROM a.title
+              AND sa.summary_paragraphs = a.summary_paragraphs
        FROM articles a LEFT JOIN story_assignments sa ON sa.article_id = a.id
        WHERE a.id = $1""",
 )
@@ -279,8 +289,8 @@ def _load_article(cur: psycopg2.extensions.cursor, article_id: int) -> tuple[_Ar
     row = cur.fetchone()
     if row is None:
         raise DedupeError(f"article {article_id} does not exist")
-    article = _Article(*row[:5])
-    method, matched, similarity, containment, unchanged = row[5:]
+    article = _Article(*row[:6])
+    method, matched, similarity, containment, unchanged = row[6:]
     if article.story_id is None or not unchanged:
         return article, None
     return article, StoryDecision(article.id, article.story_id, method, matched, similarity, containment, changed=False)
@@ -302,7 +312,7 @@ STORE_KEYS_AND_FIND = _Statement(
            FROM shared JOIN articles a ON a.id = shared.article_id
            WHERE a.story_id IS NOT NULL
        )
-       SELECT a.id, a.title, a.body, a.content_sha256, a.story_id
+       SELECT a.id, a.title, a.body, a.content_sha256, a.story_id, a.summary_paragraphs
        FROM ranked JOIN articles a ON a.id = ranked.id
        WHERE ranked.rank_in_story <= $3
        ORDER BY ranked.n DESC, a.id
@@ -335,9 +345,7 @@ def _verified_matches(features: BodyFeatures, candidates: list[_Article], config
     for candidate in candidates:
         if candidate.story_id in matches:
             continue
-        method, jaccard, containment = compare(
-            features, BodyFeatures.of(candidate.title, candidate.body, config), config
-        )
+        method, jaccard, containment = compare(features, candidate.features(config), config)
         if method is not None:
             matches[candidate.story_id] = Match(candidate.id, candidate.story_id, method, jaccard, containment)
     return list(matches.values())
@@ -494,15 +502,16 @@ def _record_all_changes(cur: psycopg2.extensions.cursor, story_id: int, refreshe
 
 RECORD_ASSIGNMENT = _Statement(
     "dedupe_record_assignment",
-    ("bigint", "text", "bigint", "real", "real", "text", "text", "text", "text[]", "text[]"),
+    ("bigint", "text", "bigint", "real", "real", "text", "text", "smallint", "text", "text[]", "text[]"),
     """INSERT INTO story_assignments
            (article_id, method, matched_article_id, similarity, containment, content_sha256, title,
-            headline, paragraphs_added, paragraphs_dropped, decided_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+            summary_paragraphs, headline, paragraphs_added, paragraphs_dropped, decided_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
        ON CONFLICT (article_id) DO UPDATE SET
            method = EXCLUDED.method, matched_article_id = EXCLUDED.matched_article_id,
            similarity = EXCLUDED.similarity, containment = EXCLUDED.containment,
-           content_sha256 = EXCLUDED.content_sha256, title = EXCLUDED.title, headline = EXCLUDED.headline,
+           content_sha256 = EXCLUDED.content_sha256, title = EXCLUDED.title,
+           summary_paragraphs = EXCLUDED.summary_paragraphs, headline = EXCLUDED.headline,
            paragraphs_added = EXCLUDED.paragraphs_added, paragraphs_dropped = EXCLUDED.paragraphs_dropped,
            decided_at = EXCLUDED.decided_at""",
 )
@@ -520,6 +529,7 @@ def _record_assignment(
         best.containment if best else None,
         article.content_sha256,
         article.title,
+        article.summary_paragraphs,
         changes.headline,
         changes.paragraphs_added,
         changes.paragraphs_dropped,
@@ -541,7 +551,7 @@ def assign_story(
     article, stored = _load_article(cur, article_id)
     if stored is not None:
         return stored
-    features = BodyFeatures.of(article.title, article.body, config)
+    features = article.features(config)
     keys = features.keys(config)
     matches = _verified_matches(features, _lock_keys_and_find_candidates(cur, article, keys, config), config)
     story_ids = _lock_stories(cur, [m.article_id for m in matches], article.story_id) if matches else []

@@ -56,6 +56,8 @@ class Article:
     publisher: str | None = None
     learnable_lines: list[str] = field(default_factory=list)
     template_fingerprints: list[int] = field(default_factory=list)
+    # How many opening paragraphs are the page's standfirst and key points (dedupe's lead sentences skip them).
+    summary_paragraphs: int = 0
 
     @property
     def text(self) -> str:
@@ -71,6 +73,7 @@ class Article:
             "title": self.title,
             "text": self.text,
             "paragraphs": self.paragraphs,
+            "summary_paragraphs": self.summary_paragraphs,
             "dateline": self.dateline,
             "authors": self.authors,
             "published_at": self.published_at.isoformat().replace("+00:00", "Z") if self.published_at else None,
@@ -102,7 +105,8 @@ def normalize_article(
 ) -> Article:
     from pipeline.language import identify_language  # the model is read on first use, not with this module
 
-    paragraphs = [p for p in (normalize_text(p) for p in cleaned.paragraphs) if p]
+    normalized = [normalize_text(p) for p in cleaned.paragraphs]
+    paragraphs = [p for p in normalized if p]
     site_names = {name for name in (cleaned.page.site_name, publisher) if name}
     return Article(
         title=normalize_title(cleaned.page.title, site_names),
@@ -123,6 +127,7 @@ def normalize_article(
         publisher=publisher,
         learnable_lines=[normalize_text(line) for line in cleaned.learnable_lines],
         template_fingerprints=cleaned.template_fingerprints,
+        summary_paragraphs=sum(1 for p in normalized[: cleaned.summary_paragraphs] if p),
     )
 
 

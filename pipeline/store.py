@@ -302,12 +302,12 @@ def upsert_article(
         """INSERT INTO articles (url, canonical_url, entry_id, feed_id, title, body, dateline, authors,
                                  published_at, fetched_at, language, is_syndicated, agency, content_sha256,
                                  raw_archive_key, publisher, removed, syndication_notice, extractor_version,
-                                 rules_version, payload_sha256, run_id, airflow_run_id)
+                                 rules_version, payload_sha256, run_id, airflow_run_id, summary_paragraphs)
            VALUES (%(url)s, %(canonical_url)s, %(entry_id)s, %(feed_id)s, %(title)s, %(body)s, %(dateline)s,
                    %(authors)s, %(published_at)s, %(fetched_at)s, %(language)s, %(is_syndicated)s, %(agency)s,
                    %(content_sha256)s, %(raw_archive_key)s, %(publisher)s, %(removed)s, %(syndication_notice)s,
                    %(extractor_version)s, %(rules_version)s, %(payload_sha256)s, %(run_id)s,
-                   (SELECT airflow_run_id FROM ingest_runs WHERE id = %(run_id)s))
+                   (SELECT airflow_run_id FROM ingest_runs WHERE id = %(run_id)s), %(summary_paragraphs)s)
            ON CONFLICT (canonical_url) DO UPDATE SET
                title = EXCLUDED.title, body = EXCLUDED.body, dateline = EXCLUDED.dateline,
                authors = EXCLUDED.authors, published_at = COALESCE(EXCLUDED.published_at, articles.published_at),
@@ -317,8 +317,10 @@ def upsert_article(
                publisher = EXCLUDED.publisher, removed = EXCLUDED.removed,
                syndication_notice = EXCLUDED.syndication_notice, extractor_version = EXCLUDED.extractor_version,
                rules_version = EXCLUDED.rules_version, payload_sha256 = EXCLUDED.payload_sha256,
-               run_id = EXCLUDED.run_id, airflow_run_id = EXCLUDED.airflow_run_id, updated_at = now()
+               run_id = EXCLUDED.run_id, airflow_run_id = EXCLUDED.airflow_run_id,
+               summary_paragraphs = EXCLUDED.summary_paragraphs, updated_at = now()
            WHERE articles.content_sha256 IS DISTINCT FROM EXCLUDED.content_sha256
+              OR articles.summary_paragraphs IS DISTINCT FROM EXCLUDED.summary_paragraphs
               OR articles.title IS DISTINCT FROM EXCLUDED.title
               OR articles.rules_version IS DISTINCT FROM EXCLUDED.rules_version
               OR articles.extractor_version IS DISTINCT FROM EXCLUDED.extractor_version
@@ -347,6 +349,7 @@ def upsert_article(
             "rules_version": article.rules_version,
             "payload_sha256": payload_sha256(raw_archive_key) if raw_archive_key else None,
             "run_id": run_id,
+            "summary_paragraphs": article.summary_paragraphs,
         },
     )
     row = cur.fetchone()

@@ -416,7 +416,9 @@ def test_the_standfirst_opens_the_body():
 
 def test_a_standfirst_the_body_holds_already_is_not_added_again():
     page = ExtractedPage(title="Bank raises rates", paragraphs=[LEAD, STANDFIRST, SECOND], standfirst=STANDFIRST)
-    assert clean_page(page).paragraphs == [LEAD, STANDFIRST, SECOND]
+    cleaned = clean_page(page)
+    assert cleaned.paragraphs == [LEAD, STANDFIRST, SECOND]
+    assert cleaned.summary_paragraphs == 0
 
 
 def test_a_standfirst_that_is_boilerplate_is_not_added():
@@ -427,7 +429,9 @@ def test_a_standfirst_that_is_boilerplate_is_not_added():
 def test_key_points_open_the_body_after_the_standfirst():
     points = ["The rate is now 4.5%, its highest since 2008.", "Two members voted for a larger rise."]
     page = ExtractedPage(title="Bank raises rates", paragraphs=[LEAD, SECOND], standfirst=STANDFIRST, key_points=points)
-    assert clean_page(page).paragraphs == [STANDFIRST, *points, LEAD, SECOND]
+    cleaned = clean_page(page)
+    assert cleaned.paragraphs == [STANDFIRST, *points, LEAD, SECOND]
+    assert cleaned.summary_paragraphs == 3
 
 
 def test_a_line_rule_with_needles_is_searched_only_in_lines_holding_one():

@@ -89,14 +89,15 @@ def add_article(
     published_at: datetime = T0,
     agency: str | None = None,
     is_syndicated: bool = False,
+    summary_paragraphs: int = 0,
 ) -> int:
     body = body_of(paragraphs)
     cur.execute(
         """INSERT INTO articles (url, canonical_url, feed_id, title, body, published_at, fetched_at, agency,
-                                 is_syndicated, content_sha256)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                                 is_syndicated, content_sha256, summary_paragraphs)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
         (url, url, feed_id, title, body, published_at, published_at + timedelta(minutes=5), agency,
-         is_syndicated, hashlib.sha256(body.encode("utf-8")).hexdigest()),
+         is_syndicated, hashlib.sha256(body.encode("utf-8")).hexdigest(), summary_paragraphs),
     )
     return cur.fetchone()[0]
 
@@ -173,6 +174,32 @@ def test_copies_with_new_headline_ads_trimmed_tail_first_40_percent_and_local_pa
             ("Riverside Courier", False, False, [LOCAL_PARAGRAPH], 0),
             ("Valley News", False, False, ADS, 0),
         ]
+
+
+BARRIER_SUMMARY = [
+    "The council's vote ends a decade of argument over how to protect the city's low-lying harbour district.",
+    "The barrier will cost $240 million and take about five years to build.",
+    "Fishing groups and one councillor say the plan still has to answer for the estuary's salmon.",
+]
+
+
+def test_a_copy_printed_with_a_standfirst_and_key_points_still_shares_its_lead_with_a_trimmed_copy(conn):
+    with_summary = ingest(conn, "Harbour Herald", "https://herald.example/barrier", BARRIER_TITLE,
+                          BARRIER_SUMMARY + BARRIER, summary_paragraphs=len(BARRIER_SUMMARY))
+    lead_only = ingest(conn, "Alder Valley Gazette", "https://gazette.example/barrier", BARRIER_TITLE,
+                       first_share(BARRIER, 0.4))
+
+    assert lead_only.story_id == with_summary.story_id
+    assert lead_only.method == "containment"
+
+
+def test_lead_sentences_are_the_storys_own_after_the_pages_summary_which_still_counts_as_text():
+    config = dedupe.DEFAULT_CONFIG
+    features = dedupe.BodyFeatures.of(BARRIER_TITLE, body_of(BARRIER_SUMMARY + BARRIER), config,
+                                      summary_paragraphs=len(BARRIER_SUMMARY))
+    assert features.lead_sentences == dedupe.BodyFeatures.of(BARRIER_TITLE, body_of(BARRIER), config).lead_sentences
+    summary_shingles = dedupe.paragraph_shingles(dedupe.words(BARRIER_SUMMARY[0]), config.shingle_words)
+    assert features.shingles.issuperset(summary_shingles)
 
 
 def test_different_stories_about_the_same_people_and_place_stay_apart(conn):
