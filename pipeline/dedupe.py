@@ -26,6 +26,7 @@ import weakref
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 import psycopg2.errors
@@ -139,8 +140,8 @@ class BodyFeatures:
         story = "\n\n".join(texts[summary_paragraphs:]) or body
         return cls(
             title_words=tuple(words(title)),
-            body_words=tuple(w for p in paragraphs for w in p),
-            shingles=frozenset(s for p in paragraphs for s in paragraph_shingles(p, config.shingle_words)),
+            body_words=tuple(chain.from_iterable(paragraphs)),
+            shingles=frozenset(chain.from_iterable(paragraph_shingles(p, config.shingle_words) for p in paragraphs)),
             lead_sentences=frozenset(lead_sentences(story, config)),
         )
 
@@ -172,7 +173,7 @@ def paragraph_shingles(paragraph_words: list[str], k: int) -> list[str]:
     adds its own shingles without breaking those of its neighbours."""
     if len(paragraph_words) <= k:
         return [" ".join(paragraph_words)] if paragraph_words else []
-    return [" ".join(paragraph_words[i : i + k]) for i in range(len(paragraph_words) - k + 1)]
+    return list(map(" ".join, zip(*(paragraph_words[i:] for i in range(k)))))
 
 
 def lead_sentences(body: str, config: DedupeConfig) -> list[str]:
