@@ -8,9 +8,13 @@ from pathlib import Path
 import lxml.html
 import pytest
 from lxml.html import document_fromstring
+from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.utils import load_html
+from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
 
-from pipeline.extract import ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, parse_page
+from pipeline.extract import (
+    ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, parse_page, prune_raw_tree,
+)
 from pipeline.template import block_key
 
 URL = "https://harbour.example/pier"
@@ -197,3 +201,26 @@ def test_pages_parse_to_the_tree_trafilatura_would_parse(page):
     assert (ours is None) == (theirs is None)
     if theirs is not None:
         assert lxml.html.tostring(ours) == lxml.html.tostring(theirs)
+
+
+# Every branch of trafilatura's raw-tree prunes, matching and not, nested, and with tails to keep.
+RAW_PRUNE_CASES = page(
+    "<div id='infinite-scroll'>next story<div id='comments'>nested</div></div>after scroll"
+    "<section class='infinitescroll'><h1>The story itself</h1><div class='comment-body'>kept?</div></section>"
+    "<aside class='x mvp-post-add-box'><h1>An appended story</h1></aside>"
+    "<div class='infinite_scroll'>not the pattern</div>"
+    "<div class='a elementor-share-buttons'>share</div>tail of share<span class='elementor-share-buttons'>s</span>"
+    "<div id='Comments'>c</div><div id='commentary'>an essay</div><details id='dsq-comments'>d</details>"
+    "<ul class='comment-list'><li>one</li></ul><ol id='disqus_thread'><li>kept</li></ol><ul id='comol'>x</ul>"
+    "<section class='post-comments'>p</section><span id='comments'>a span</span><p class='comment'>a p</p>"
+    "<div class='article-comments'>ac</div>end"
+)
+
+
+@pytest.mark.parametrize("page", [*[path.read_text(encoding="utf-8") for path in SYNDICATED_PAGES], RAW_PRUNE_CASES],
+                         ids=[*[path.stem for path in SYNDICATED_PAGES], "cases"])
+def test_the_raw_tree_is_pruned_as_trafilaturas_xpath_expressions_prune_it(page):
+    theirs = parse_page(page)
+    for xpaths in (RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH):
+        prune_unwanted_nodes(theirs, xpaths)
+    assert lxml.html.tostring(prune_raw_tree(parse_page(page))) == lxml.html.tostring(theirs)
