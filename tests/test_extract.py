@@ -14,6 +14,7 @@ from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_X
 
 from pipeline.extract import (
     ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, needs_repair, parse_page, prune_raw_tree,
+    visible_text_chars,
 )
 from pipeline.template import block_key
 
@@ -247,3 +248,13 @@ def test_the_raw_tree_is_pruned_as_trafilaturas_xpath_expressions_prune_it(page)
     for xpaths in (RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH):
         prune_unwanted_nodes(theirs, xpaths)
     assert lxml.html.tostring(prune_raw_tree(parse_page(page))) == lxml.html.tostring(theirs)
+
+
+def test_the_visible_text_is_counted_without_hidden_elements_text_or_surrounding_whitespace():
+    tree = parse_page(page(
+        "<p> Hello <b>big</b>\n world </p><noscript>no script<img>after</noscript> tail"
+        "<template>template</template><script type='application/ld+json'>{\"a\": 1}</script>"
+    ))
+    drop_scripts_and_styles(tree)
+    # Hello, big, world, the image's tail inside the noscript and the noscript's tail.
+    assert visible_text_chars(tree) == 5 + 3 + 5 + 5 + 4
