@@ -8,9 +8,14 @@ from pathlib import Path
 import lxml.html
 import pytest
 from lxml.html import document_fromstring
-from trafilatura.utils import load_html
+from trafilatura.htmlprocessing import prune_unwanted_nodes
+from trafilatura.utils import load_html, repair_faulty_html
+from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
 
-from pipeline.extract import ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, parse_page
+from pipeline.extract import (
+    ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, needs_repair, parse_page, prune_raw_tree,
+    visible_text_chars,
+)
 from pipeline.template import block_key
 
 URL = "https://harbour.example/pier"
@@ -182,6 +187,27 @@ def test_a_list_under_another_header_or_a_list_of_links_is_no_summary():
     assert extract_html(with_key_points("Key Points", linked=True), URL).key_points == []
 
 SYNDICATED_PAGES = sorted((Path(__file__).parent / "fixtures" / "syndicated").glob("*.html"))
+XHTML_DOCTYPE = ('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+                 '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">')
+# Pages trafilatura's repair_faulty_html changes, and pages much like them it leaves alone.
+FAULTY_PAGES = [
+    "<html><body><p>a bell\x07, a unit separator\x1f, a form feed\x0c and a tab\t</p></body></html>",
+    "<html><body><p>noncharacters \ufffe and \uffff beside caf\xe9 and \U0001f600</p></body></html>",
+    f"{XHTML_DOCTYPE}\n<html><body><p>an XHTML doctype</p></body></html>",
+    f"{XHTML_DOCTYPE}<html><body><p>an XHTML doctype on the only line</p></body></html>",
+    "<!DOCTYPE html><html><body><p>a doctype on the only line</p></body></html>",
+    "<!DOCTYPE html>\n<html><body><p>a doctype on a line of its own</p></body></html>",
+    '<!doctype html>\n<html lang="en"/>\n<body><p>a self-closing html tag</p></body>',
+]
+FAULTY_PAGE_IDS = ["control-characters", "noncharacters", "xhtml-doctype", "xhtml-doctype-one-line",
+                   "doctype-one-line", "doctype", "self-closing-html"]
+
+
+@pytest.mark.parametrize("page", FAULTY_PAGES, ids=FAULTY_PAGE_IDS)
+def test_a_page_needs_repair_when_trafilatura_would_repair_it(page):
+    beginning = page[:50].lower()
+    assert needs_repair(page, beginning) == (repair_faulty_html(page, beginning) != page)
+
 
 
 @pytest.mark.parametrize("page", [
@@ -190,10 +216,45 @@ SYNDICATED_PAGES = sorted((Path(__file__).parent / "fixtures" / "syndicated").gl
     "<html><body><p>unclosed <b>bold<p>and a second paragraph</body>",
     "<p>a fragment alone</p>",
     "plain text, no markup",
-], ids=[*[path.stem for path in SYNDICATED_PAGES], "encoding-declaration", "faulty-markup", "fragment", "text"])
+    *FAULTY_PAGES,
+], ids=[*[path.stem for path in SYNDICATED_PAGES], "encoding-declaration", "faulty-markup", "fragment", "text",
+        *FAULTY_PAGE_IDS])
 def test_pages_parse_to_the_tree_trafilatura_would_parse(page):
     """feedpipe's parser differs from trafilatura's only in how lxml picks each element's Python class."""
     ours, theirs = parse_page(page), load_html(page)
     assert (ours is None) == (theirs is None)
     if theirs is not None:
         assert lxml.html.tostring(ours) == lxml.html.tostring(theirs)
+
+
+# Every branch of trafilatura's raw-tree prunes, matching and not, nested, and with tails to keep.
+RAW_PRUNE_CASES = page(
+    "<div id='infinite-scroll'>next story<div id='comments'>nested</div></div>after scroll"
+    "<section class='infinitescroll'><h1>The story itself</h1><div class='comment-body'>kept?</div></section>"
+    "<aside class='x mvp-post-add-box'><h1>An appended story</h1></aside>"
+    "<div class='infinite_scroll'>not the pattern</div>"
+    "<div class='a elementor-share-buttons'>share</div>tail of share<span class='elementor-share-buttons'>s</span>"
+    "<div id='Comments'>c</div><div id='commentary'>an essay</div><details id='dsq-comments'>d</details>"
+    "<ul class='comment-list'><li>one</li></ul><ol id='disqus_thread'><li>kept</li></ol><ul id='comol'>x</ul>"
+    "<section class='post-comments'>p</section><span id='comments'>a span</span><p class='comment'>a p</p>"
+    "<div class='article-comments'>ac</div>end"
+)
+
+
+@pytest.mark.parametrize("page", [*[path.read_text(encoding="utf-8") for path in SYNDICATED_PAGES], RAW_PRUNE_CASES],
+                         ids=[*[path.stem for path in SYNDICATED_PAGES], "cases"])
+def test_the_raw_tree_is_pruned_as_trafilaturas_xpath_expressions_prune_it(page):
+    theirs = parse_page(page)
+    for xpaths in (RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH):
+        prune_unwanted_nodes(theirs, xpaths)
+    assert lxml.html.tostring(prune_raw_tree(parse_page(page))) == lxml.html.tostring(theirs)
+
+
+def test_the_visible_text_is_counted_without_hidden_elements_text_or_surrounding_whitespace():
+    tree = parse_page(page(
+        "<p> Hello <b>big</b>\n world </p><noscript>no script<img>after</noscript> tail"
+        "<template>template</template><script type='application/ld+json'>{\"a\": 1}</script>"
+    ))
+    drop_scripts_and_styles(tree)
+    # Hello, big, world, the image's tail inside the noscript and the noscript's tail.
+    assert visible_text_chars(tree) == 5 + 3 + 5 + 5 + 4
