@@ -95,6 +95,7 @@ def _stands_alone(word: str, folded: str) -> bool:
             return True
     return False
 
+
 @dataclass(frozen=True)
 class LineRule:
     """A paragraph that matches `pattern` (and is at most `max_chars` long) is boilerplate."""
