@@ -76,7 +76,7 @@ MARKER_EDGE_CHARACTERS = " \t\r\u00a0•·*#>|()[]-–—:;,.!?\"'“”‘’�
 _WITHOUT_EDGE_CHARACTERS = dict.fromkeys(map(ord, MARKER_EDGE_CHARACTERS))
 
 
-def boilerplate_markers_left(text: str, markers: Collection[str] = KNOWN_BOILERPLATE) -> list[str]:
+def boilerplate_markers_left(text: str) -> list[str]:
     """The known markers `text` still carries, ignoring case.
 
     A phrase ("Story continues below", "Editing by") is page furniture wherever it occurs. A marker of one word
@@ -84,7 +84,7 @@ def boilerplate_markers_left(text: str, markers: Collection[str] = KNOWN_BOILERP
     its own (the label the page printed), not inside the story's sentences ("carefully sculpted advertisements").
     """
     folded = text.lower()
-    return [marker for marker in markers
+    return [marker for marker in KNOWN_BOILERPLATE
             if marker.lower() in folded and (" " in marker or _stands_alone(marker.lower(), folded))]
 
 

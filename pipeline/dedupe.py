@@ -137,12 +137,11 @@ class BodyFeatures:
         without the summary still shares its lead."""
         texts = body.split("\n\n")
         paragraphs = [words(p) for p in texts]
-        story = "\n\n".join(texts[summary_paragraphs:]) or body
         return cls(
             title_words=tuple(words(title)),
             body_words=tuple(chain.from_iterable(paragraphs)),
             shingles=frozenset(chain.from_iterable(paragraph_shingles(p, config.shingle_words) for p in paragraphs)),
-            lead_sentences=frozenset(lead_sentences(story, config)),
+            lead_sentences=frozenset(lead_sentences(texts[summary_paragraphs:] or texts, config)),
         )
 
     @property
@@ -176,13 +175,13 @@ def paragraph_shingles(paragraph_words: list[str], k: int) -> list[str]:
     return list(map(" ".join, zip(*(paragraph_words[i:] for i in range(k)))))
 
 
-def lead_sentences(body: str, config: DedupeConfig) -> list[str]:
-    """The first few sentences long enough to identify a story, as normalized words.
+def lead_sentences(paragraphs: list[str], config: DedupeConfig) -> list[str]:
+    """The first few sentences of `paragraphs` long enough to identify a story, as normalized words.
 
     A dateline-only line ("Moscow:") or a short kicker is skipped, so a copy that adds or drops one still shares
     the sentences that follow it."""
     found: list[str] = []
-    for paragraph in body.split("\n\n"):
+    for paragraph in paragraphs:
         for sentence in SENTENCE_END.split(paragraph):
             if len(found) >= config.lead_sentences:
                 return found
