@@ -21,8 +21,8 @@ from trafilatura.settings import Extractor
 from trafilatura.utils import DOCTYPE_TAG, decode_file, is_dubious_html, repair_faulty_html
 from trafilatura.xml import delete_element, xmltotxt
 
-from pipeline.overall_discard import overall_discard_in_python
 from pipeline.template import PageBlock, block_key, element_text, page_blocks
+from pipeline.xpaths_in_python import trafilatura_xpaths_in_python
 
 # The method as well as the library: trafilatura's main extractor, its default mode only on doubtful pages, the
 # standfirst and key points the page prints before the body, the live blog entries its JSON-LD lists that the
@@ -358,7 +358,7 @@ def main_text(tree: HtmlElement, url: str | None) -> str:
     are saved too: about a quarter of its cost."""
     options = Extractor(fast=True, comments=False, url=url)
     work = prune_raw_tree(copy(tree))
-    with overall_discard_in_python():
+    with trafilatura_xpaths_in_python():
         body, text = extract_content(convert_tags(tree_cleaning(work, options), options, url), options)
     return xmltotxt(body, options.formatting) if len(text) >= options.min_output_size else ""
 
@@ -408,7 +408,7 @@ RAW_TREE_PRUNES: tuple[Callable[[HtmlElement, str, str], bool], ...] = (
 def second_opinion(tree: HtmlElement, url: str | None) -> str:
     """trafilatura in its default mode: the main extractor's result compared with readability's and jusText's,
     rescued by a baseline dump or a recall-mode retry when short (on a copy of the tree)."""
-    with overall_discard_in_python():
+    with trafilatura_xpaths_in_python():
         result = trafilatura.bare_extraction(tree, url=url, include_comments=False, with_metadata=False)
     return (result.text if result else None) or ""
 

@@ -1,5 +1,5 @@
-"""trafilatura's OVERALL_DISCARD_XPATH answered in Python: the same elements as trafilatura's own expressions, on
-every branch of them and on whole pages, and only inside the block that asks for it."""
+"""trafilatura's XPath expressions answered in Python: the same elements as trafilatura's own expressions, on every
+branch of them and on whole pages, and only inside the block that asks for it."""
 from __future__ import annotations
 
 from copy import copy
@@ -10,10 +10,10 @@ import trafilatura
 from trafilatura import external, main_extractor
 from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
-from trafilatura.xpaths import OVERALL_DISCARD_XPATH
+from trafilatura import xpaths
 
 from pipeline.extract import parse_page, prune_raw_tree
-from pipeline.overall_discard import OVERALL_DISCARD, overall_discard_in_python
+from pipeline.xpaths_in_python import BODY, OVERALL_DISCARD, REPLACEMENTS, trafilatura_xpaths_in_python
 from pipeline.sample_site import DEFAULT_SEED_PATH, build_sample
 
 SYNDICATED_PAGES = sorted((Path(__file__).parent / "fixtures" / "syndicated").glob("*.html"))
@@ -46,7 +46,17 @@ CASES = """<html><head><title>Cases</title></head><body><div id="main">
 <em id="reader-comments">reader comments</em><b class="a-hide-b">hide</b><b class="x hidden">hidden class</b>
 <b class="xhidden">no space before hidden</b><i aria-hidden="true">aria</i><i aria-hidden="false">aria false</i>
 <p class="message-box">message</p><p>Plain paragraph with <span>plain span</span>.</p>
+<div class="TeaserBox">teaser</div><span id="photo-caption">caption</span><figure class="caption">figure</figure>
 </div></body></html>"""
+# A body container for each condition of BODY_XPATH's expressions.
+BODY_CASES = [
+    '<div class="post">', '<section class="entry">', '<div itemprop="articleBody">', '<main id="articleContent">',
+    '<div id="art-content">', '<div class="x article__body">', '<div class="post_content">',
+    '<article>', '<div role="article">', '<div id="story">', '<div class="cell">', '<div id="primary-col">',
+    '<div class="FullText">', '<div class="article main">', '<div class="single-content">',
+    '<div id="content">', '<div class="content_main">', '<div id="Main-Content">', '<div class="x Page-Content">',
+    '<div class="main-col">', '<section id="main">', '<div role="main">', '<main>',
+]
 
 
 def sample_pages() -> list[str]:
@@ -56,6 +66,13 @@ def sample_pages() -> list[str]:
 
 
 PAGES = [CASES, *(path.read_text(encoding="utf-8") for path in SYNDICATED_PAGES), *sample_pages()]
+
+
+def body_page(opening: str) -> str:
+    """A page whose body sits in `opening`'s element, after near misses and before a later `class="post"` block."""
+    tag = opening[1:].split(" ")[0].split(">")[0]
+    decoys = '<div class="story-teaser"><p>decoy</p></div><aside><main-x>not main</main-x></aside>'
+    return f"<html><body>{decoys}{opening}<p>The body.</p></{tag}><div class='post'>later post</div></body></html>"
 
 
 def trees_as_pruned(html: str) -> list:
@@ -69,14 +86,26 @@ def trees_as_pruned(html: str) -> list:
                                               *(f"sample-{n}" for n in range(len(PAGES) - 1 - len(SYNDICATED_PAGES)))])
 def test_each_expression_selects_what_trafilaturas_xpath_selects(html):
     for tree in trees_as_pruned(html):
-        for ours, theirs in zip(OVERALL_DISCARD, OVERALL_DISCARD_XPATH, strict=True):
-            assert ours(tree) == theirs(tree)
+        for module, name, replacement in REPLACEMENTS:
+            for ours, theirs in zip(replacement, getattr(xpaths, name), strict=True):
+                # The extractor reads only the first body candidate of each BODY_XPATH expression.
+                assert ours(tree) == (theirs(tree)[:1] if replacement is BODY else theirs(tree))
 
 
-def test_the_cases_page_exercises_both_expressions_both_ways():
+@pytest.mark.parametrize("opening", BODY_CASES)
+def test_each_body_expression_finds_the_element_trafilaturas_finds_first(opening):
+    tree = parse_page(body_page(opening))
+    theirs = [expression(tree)[:1] for expression in xpaths.BODY_XPATH]
+    assert any(found and found[0].findtext("p") == "The body." for found in theirs), "the case must be a body"
+    assert [expression(tree) for expression in BODY] == theirs
+
+
+def test_the_cases_page_exercises_each_discard_expression_both_ways():
     tree = parse_page(CASES)
-    boilerplate, hidden = (expression(tree) for expression in OVERALL_DISCARD_XPATH)
+    boilerplate, hidden = (expression(tree) for expression in xpaths.OVERALL_DISCARD_XPATH)
     texts = {element.text for element in boilerplate + hidden}
+    assert {element.text for expression in (*xpaths.TEASER_DISCARD_XPATH, *xpaths.DISCARD_IMAGE_ELEMENTS)
+            for element in expression(tree)} == {"teaser", "caption"}
     assert {"consent by class, class first", "empty attribute still counts", "ad after space", "nested match",
             "reply by class first", "none spaced", "aria"} <= texts
     assert not texts & {"class second: not by the consent pattern", "no ad", "reply class second",
@@ -86,14 +115,20 @@ def test_the_cases_page_exercises_both_expressions_both_ways():
 def test_trafilatura_extracts_the_same_text_with_either_and_its_own_expressions_come_back_after_the_block():
     for html in PAGES:
         plain = trafilatura.extract(html)
-        with overall_discard_in_python():
+        with trafilatura_xpaths_in_python():
             assert main_extractor.OVERALL_DISCARD_XPATH is OVERALL_DISCARD is external.OVERALL_DISCARD_XPATH
+            assert main_extractor.BODY_XPATH is BODY
             in_python = trafilatura.extract(html)
         assert in_python == plain
-    assert main_extractor.OVERALL_DISCARD_XPATH is OVERALL_DISCARD_XPATH is external.OVERALL_DISCARD_XPATH
+    assert_trafilaturas_own_expressions_are_back()
 
 
 def test_trafilaturas_expressions_come_back_when_the_block_fails():
-    with pytest.raises(RuntimeError), overall_discard_in_python():
+    with pytest.raises(RuntimeError), trafilatura_xpaths_in_python():
         raise RuntimeError("extraction failed")
-    assert main_extractor.OVERALL_DISCARD_XPATH is OVERALL_DISCARD_XPATH is external.OVERALL_DISCARD_XPATH
+    assert_trafilaturas_own_expressions_are_back()
+
+
+def assert_trafilaturas_own_expressions_are_back() -> None:
+    for module, name, _ in REPLACEMENTS:
+        assert getattr(module, name) is getattr(xpaths, name)
