@@ -31,7 +31,7 @@ from trafilatura import external, main_extractor
 
 Attributes = tuple[tuple[str, str], ...]
 Selector = Callable[[HtmlElement], list[HtmlElement]]
-ATTRIBUTE_LISTS_REMEMBERED = 1 << 14
+ATTRIBUTE_LISTS_REMEMBERED = 1 << 12
 BLOCK_TAGS = ("div", "item", "list", "p", "section", "span")
 BODY_TAGS = ("article", "div", "main", "section")
 
