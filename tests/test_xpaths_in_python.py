@@ -10,10 +10,10 @@ import trafilatura
 from trafilatura import external, main_extractor
 from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
-from trafilatura import xpaths
+from trafilatura import settings, xpaths
 
 from pipeline.extract import parse_page, prune_raw_tree
-from pipeline.xpaths_in_python import BODY, OVERALL_DISCARD, REPLACEMENTS, trafilatura_xpaths_in_python
+from pipeline.xpaths_in_python import BASIC_CLEAN, BODY, OVERALL_DISCARD, REPLACEMENTS, baseline, trafilatura_xpaths_in_python
 from pipeline.sample_site import DEFAULT_SEED_PATH, build_sample
 
 SYNDICATED_PAGES = sorted((Path(__file__).parent / "fixtures" / "syndicated").glob("*.html"))
@@ -46,6 +46,8 @@ CASES = """<html><head><title>Cases</title></head><body><div id="main">
 <em id="reader-comments">reader comments</em><b class="a-hide-b">hide</b><b class="x hidden">hidden class</b>
 <b class="xhidden">no space before hidden</b><i aria-hidden="true">aria</i><i aria-hidden="false">aria false</i>
 <p class="message-box">message</p><p>Plain paragraph with <span>plain span</span>.</p>
+<div id="footer-1" class="x">footer by id, id first</div><div class="x" id="footer-2">footer id second</div>
+<span class="footer">a footer span</span><div class="Cookie-Banner">cookie banner</div><aside>aside</aside>
 <div class="TeaserBox">teaser</div><span id="photo-caption">caption</span><figure class="caption">figure</figure>
 </div></body></html>"""
 # A body container for each condition of BODY_XPATH's expressions.
@@ -87,9 +89,13 @@ def trees_as_pruned(html: str) -> list:
 def test_each_expression_selects_what_trafilaturas_xpath_selects(html):
     for tree in trees_as_pruned(html):
         for module, name, replacement in REPLACEMENTS:
-            for ours, theirs in zip(replacement, getattr(xpaths, name), strict=True):
+            theirs = getattr(module, name)  # outside the block: trafilatura's own
+            pairs = (zip(replacement, theirs, strict=True) if isinstance(replacement, list)
+                     else [(replacement, theirs)])
+            for ours, their_expression in pairs:
                 # The extractor reads only the first body candidate of each BODY_XPATH expression.
-                assert ours(tree) == (theirs(tree)[:1] if replacement is BODY else theirs(tree))
+                expected = their_expression(tree)[:1] if replacement is BODY else their_expression(tree)
+                assert ours(tree) == expected, f"{module.__name__}.{name}"
 
 
 @pytest.mark.parametrize("opening", BODY_CASES)
@@ -106,6 +112,8 @@ def test_the_cases_page_exercises_each_discard_expression_both_ways():
     texts = {element.text for element in boilerplate + hidden}
     assert {element.text for expression in (*xpaths.TEASER_DISCARD_XPATH, *xpaths.DISCARD_IMAGE_ELEMENTS)
             for element in expression(tree)} == {"teaser", "caption"}
+    assert {element.text for element in baseline.BASIC_CLEAN_XPATH(tree)} == {
+        "footer by id, id first", "cookie banner", "aside", "consent by id, id first"}
     assert {"consent by class, class first", "empty attribute still counts", "ad after space", "nested match",
             "reply by class first", "none spaced", "aria"} <= texts
     assert not texts & {"class second: not by the consent pattern", "no ad", "reply class second",
@@ -118,6 +126,7 @@ def test_trafilatura_extracts_the_same_text_with_either_and_its_own_expressions_
         with trafilatura_xpaths_in_python():
             assert main_extractor.OVERALL_DISCARD_XPATH is OVERALL_DISCARD is external.OVERALL_DISCARD_XPATH
             assert main_extractor.BODY_XPATH is BODY
+            assert baseline.BASIC_CLEAN_XPATH is BASIC_CLEAN
             in_python = trafilatura.extract(html)
         assert in_python == plain
     assert_trafilaturas_own_expressions_are_back()
@@ -131,4 +140,4 @@ def test_trafilaturas_expressions_come_back_when_the_block_fails():
 
 def assert_trafilaturas_own_expressions_are_back() -> None:
     for module, name, _ in REPLACEMENTS:
-        assert getattr(module, name) is getattr(xpaths, name)
+        assert getattr(module, name) is getattr(settings if name == "BASIC_CLEAN_XPATH" else xpaths, name)
