@@ -10,6 +10,7 @@ workers can run a stage at once, and a dead worker's claims lapse with its sessi
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import signal
@@ -422,7 +423,12 @@ def _stop_workers() -> None:
 def prepare_worker() -> None:
     """In a worker process: Ctrl-C reaches the whole process group, but only the parent decides what stops; when
     it stops a worker (SIGTERM), the worker leaves by an exception, so it hands its claims back on the way out
-    (`process_worker`'s finally) instead of leaving them to lapse with its session."""
+    (`process_worker`'s finally) instead of leaving them to lapse with its session.
+
+    The objects the worker forked with (the code, trafilatura's tables, the language model) are frozen out of the
+    garbage collector: its collections otherwise walk them again and again, 0.69 against 0.27 ms of a page's
+    processing, and touching them copies pages the worker shares with the fork server."""
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _leave)
 

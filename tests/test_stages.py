@@ -1,15 +1,18 @@
 """The stages on their own: fetch and process as separate commands with the archive between them, claims that die
 with their worker, several workers at once, the process pool, and replay from the archive."""
+import gc
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from pipeline import db, stages, store
+from pipeline.children import child_process_context
 from pipeline.clean import PUBLISHER_RULES_FILE
 from pipeline.config import Settings
 from pipeline.feeds import FeedSpec, load_feed_list
@@ -160,6 +163,11 @@ def test_the_pool_processes_in_more_than_one_process(web, tmp_path, database_url
 
     assert summary.articles_loaded == 60
     assert summary.details["busy_workers"] == 2
+
+
+def test_a_process_worker_keeps_what_it_forked_with_out_of_garbage_collection():
+    with ProcessPoolExecutor(1, mp_context=child_process_context(), initializer=stages.prepare_worker) as pool:
+        assert pool.submit(gc.get_freeze_count).result() > 10_000
 
 
 DERIVED_COLUMNS = """a.canonical_url, a.url, a.title, a.body, a.dateline, a.authors, a.published_at, a.fetched_at,
