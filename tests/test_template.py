@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import pytest
 from lxml.html import document_fromstring
 
 from pipeline.article import article_from_document
 from pipeline.learned import known_templates, record_template_blocks
-from pipeline.template import element_text
+from pipeline.template import block_key, element_text
 
 BOX = "Get the Harbour Times briefing in your inbox every weekday morning"
 SHARED_SHORT = "The council will vote on the plan next month."
@@ -140,3 +141,16 @@ def test_element_text_is_the_text_content_of_the_element_without_its_tail():
     paragraph = page.find(".//p")
     assert element_text(paragraph) == paragraph.text_content() == "Read more & more here"
     assert element_text(page.find(".//a")) == "more & more"
+
+
+@pytest.mark.parametrize("text, key", [
+    ("  The Harbour  Board\nmet.", "theharbourboardmet."),
+    ("- The board met.", "theboardmet."),
+    ("\u2022\u00a0Straße closed", "strasseclosed"),
+    ("* * two bullets", "*twobullets"),
+    ("-5 degrees", "-5degrees"),
+    ("-", "-"),
+    (" \n ", ""),
+])
+def test_a_block_key_is_the_words_without_a_leading_bullet_or_whitespace_case_folded(text, key):
+    assert block_key(text) == key
