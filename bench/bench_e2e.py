@@ -4,8 +4,9 @@ The site (bench/loopback_news.py) is built at run time from real pages: --articl
 syndicated copies) in --feeds feeds on --hosts loopback hosts. Raw `trafilatura.extract` reads every page in
 this process (the baseline) just before and again just after `feedpipe run` runs as a subprocess (per-domain delay 0,
 private addresses allowed) into a fresh embedded Postgres with a local archive folder; the ratio is to the two
-baselines pooled. Then feedpipe runs again with an S3 archive on a moto server. Then the same with --large articles, and a batch of --articles on top of --preload articles already
-stored (loaded with bulk SQL: articles, stories, dedupe keys, learned-boilerplate counters, entries).
+baselines pooled. Then feedpipe runs again with an S3 archive on a moto server, then with --large articles, and
+as a batch of --articles on top of --preload articles already stored (loaded with bulk SQL: articles, stories,
+dedupe keys, learned-boilerplate counters, entries).
 
 While feedpipe runs, its process tree (main, crawler, process workers) and Postgres' processes are sampled with
 psutil for memory (RSS and PSS) and CPU time. Time per stage comes from `ingest_runs.stage_seconds` where the

@@ -13,7 +13,9 @@ from trafilatura.settings import Extractor
 from trafilatura import settings, xpaths
 
 from pipeline.extract import parse_page, prune_raw_tree
-from pipeline.xpaths_in_python import BASIC_CLEAN, BODY, OVERALL_DISCARD, REPLACEMENTS, baseline, trafilatura_xpaths_in_python
+from pipeline.xpaths_in_python import (
+    BASIC_CLEAN, BODY, OVERALL_DISCARD, REPLACEMENTS, baseline, trafilatura_xpaths_in_python,
+)
 from pipeline.sample_site import DEFAULT_SEED_PATH, build_sample
 
 SYNDICATED_PAGES = sorted((Path(__file__).parent / "fixtures" / "syndicated").glob("*.html"))
