@@ -131,6 +131,18 @@ def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.exten
         raise
 
 
+def _apply_with_its_mark(backend, migration) -> None:
+    """Run one migration's steps and record it as applied in one transaction on one connection. yoyo's own
+    `apply_migrations` commits the steps on a connection of their own and marks the migration applied in a second
+    transaction afterwards: a migrator killed between the two leaves the schema changed but unrecorded, and every
+    later migration then fails on DDL that already ran. Postgres DDL is transactional, so here it is all or
+    nothing."""
+    with backend.transaction():
+        migration.process_steps(backend, "apply")
+        backend.log_migration(migration, "apply")
+        backend.mark_one(migration, log=False)
+
+
 def migrate(database_url: str) -> list[str]:
     """Apply the migrations in sql/ that this database lacks, each exactly once; returns their ids.
 
@@ -148,7 +160,8 @@ def migrate(database_url: str) -> list[str]:
             backend.break_lock()
             pending = backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))
             with backend.lock():
-                backend.apply_migrations(pending)
+                for migration in pending:
+                    _apply_with_its_mark(backend, migration)
             return [m.id for m in pending]
         finally:
             backend.connection.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 from pgserver._commands import pg_ctl
+from yoyo import get_backend, read_migrations
 
 import pgserver
 from pipeline import db, stages, store
@@ -239,6 +240,44 @@ def test_migrators_killed_at_random_moments_block_no_later_migration(postgres_ho
 
     assert time.monotonic() - started < 10
     assert db.migrate(url) == []
+
+
+def test_a_migrator_killed_after_a_migrations_ddl_but_before_its_mark_leaves_neither(postgres_home):
+    url, _ = fresh_database(postgres_home, migrated=False)
+    backend = get_backend(url)
+    backend.ensure_internal_schema_updated()
+    backend.connection.close()
+    holder = db.connect(url)
+    with holder.cursor() as cur:  # the migrator can run the first migration's DDL but not record it
+        cur.execute("LOCK TABLE _yoyo_migration IN EXCLUSIVE MODE")
+    migrator = multiprocessing.get_context("spawn").Process(target=_migrate, args=(url,))
+    migrator.start()
+    _wait_for_a_backend_waiting_on_a_lock(url, "_yoyo_migration")
+    migrator.kill()
+    migrator.join(30)
+    holder.rollback()
+    holder.close()
+
+    applied = db.migrate(url)
+
+    assert applied == [m.id for m in read_migrations(str(db.MIGRATIONS_DIR))]
+
+
+def _wait_for_a_backend_waiting_on_a_lock(url: str, table: str) -> None:
+    conn = db.connect(url)
+    conn.autocommit = True
+    deadline = time.monotonic() + 60
+    try:
+        with conn.cursor() as cur:
+            while time.monotonic() < deadline:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND query ILIKE %s", (f"%{table}%",))
+                if cur.fetchone()[0]:
+                    return
+                time.sleep(0.05)
+    finally:
+        conn.close()
+    raise AssertionError(f"no migrator came to wait on {table} within 60 s")
 
 
 # -- Postgres restarted ---------------------------------------------------------------------------------------
