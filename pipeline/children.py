@@ -10,12 +10,13 @@ the imported code's memory.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 from multiprocessing.context import BaseContext
 
 # What the fork server imports before forking: `__main__` (multiprocessing's own default); the command line,
-# which a child runs again as its caller's `feedpipe` script does (`from pipeline.cli import main`), and through
-# it the crawler and the processing code; the language model and datasketch, which process workers need and the
-# command line's own process does not load.
+# which a child runs again as its caller's `feedpipe` script does, and through it the crawler and the processing
+# code; the language model and datasketch, which process workers need and the command line's own process does
+# not load.
 PRELOADED_MODULES = ["__main__", "pipeline.cli", "pipeline.language", "datasketch"]
 
 
@@ -24,3 +25,10 @@ def child_process_context() -> BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOADED_MODULES)
     return context
+
+
+def start_fork_server() -> None:
+    """Start the fork server now, without waiting for it: it imports the modules above (about 2 s of one core)
+    while the caller goes on, and the first child forked waits only for what is left of that."""
+    child_process_context()
+    multiprocessing.forkserver.ensure_running()

@@ -1,6 +1,7 @@
 """Real services for the tests: an embedded Postgres, a moto S3 server over HTTP, a local web server."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -13,6 +14,10 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from pipeline import db
+
+# Dummy credentials for the moto S3 server, in the environment from the start: feedpipe's process workers fork
+# from a fork server that keeps the environment it started with, and the first test to start it may not use S3.
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
 
 DATA_TABLES = (
     "feeds, feed_fetches, entries, articles, stories, ingest_runs, learned_boilerplate, fetch_domains,"
@@ -75,11 +80,8 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
-    """An empty bucket of its own for each test, with dummy credentials in the environment."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def s3_bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
+    """An empty bucket of its own for each test (the dummy credentials are in the environment, above)."""
     name = "test-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name

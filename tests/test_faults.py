@@ -421,10 +421,7 @@ def test_tables_created_later_are_readable_by_the_reader_role(conn):
 
 # -- storage down ---------------------------------------------------------------------------------------------
 
-def test_s3_down_while_polling_fails_the_run_and_charges_no_feed(web, tmp_path, database_url, conn, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def test_s3_down_while_polling_fails_the_run_and_charges_no_feed(web, tmp_path, database_url, conn):
     add_feeds(database_url, [site_with_articles(web, 3)])
     nothing_listens = f"http://127.0.0.1:{free_port()}"
     settings = settings_for(tmp_path, database_url, "s3://down/raw", s3_endpoint_url=nothing_listens)

@@ -50,10 +50,7 @@ def unwritable_archive(tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("archive", ["missing bucket", "unwritable folder"])
 def test_a_broken_archive_fails_the_run_in_one_line_and_charges_no_feed(archive, conn, database_url, waiting_entry,
-                                                                         city_post, s3_endpoint, tmp_path, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+                                                                         city_post, s3_endpoint, tmp_path):
     url = "s3://no-such-bucket/raw" if archive == "missing bucket" else unwritable_archive(tmp_path)
     env = environment(database_url, tmp_path, FEEDPIPE_ARCHIVE_URL=url, FEEDPIPE_S3_ENDPOINT_URL=s3_endpoint)
 
