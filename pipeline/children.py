@@ -13,11 +13,11 @@ import multiprocessing
 import multiprocessing.forkserver
 from multiprocessing.context import BaseContext
 
-# What the fork server imports before forking: `__main__` (multiprocessing's own default); the command line,
-# which a child runs again as its caller's `feedpipe` script does, and through it the crawler and the processing
-# code; the language model and datasketch, which process workers need and the command line's own process does
-# not load.
-PRELOADED_MODULES = ["__main__", "pipeline.cli", "pipeline.language", "datasketch"]
+# What the fork server imports before forking: `__main__` (multiprocessing's own default; the `feedpipe` script
+# imports only pipeline.launch); the stages, and through them the crawler and the processing code children run;
+# the language model and datasketch, which process workers need and the command line's own process does not load.
+# Not the command line (typer, rich), which no child uses.
+PRELOADED_MODULES = ["__main__", "pipeline.stages", "pipeline.language", "datasketch"]
 
 
 def child_process_context() -> BaseContext:
