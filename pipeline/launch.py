@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS_WITH_CHILD_PROCESSES = frozenset({"run", "poll", "fetch", "process", "reprocess", "demo"})
+COMMANDS_WITH_CHILD_PROCESSES = frozenset({
+    ("run",), ("poll",), ("fetch",), ("process",), ("reprocess",), ("demo",), ("feeds", "add"),
+})
 
 
 def starts_child_processes(arguments: list[str]) -> bool:
     """Whether the command in `arguments` (the script's, without its name) forks a crawler or process workers."""
-    command = next((argument for argument in arguments if not argument.startswith("-")), None)
-    return command in COMMANDS_WITH_CHILD_PROCESSES
+    words = tuple(argument for argument in arguments if not argument.startswith("-"))
+    return words[:1] in COMMANDS_WITH_CHILD_PROCESSES or words[:2] in COMMANDS_WITH_CHILD_PROCESSES
 
 
 def main() -> None:

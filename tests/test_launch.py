@@ -55,6 +55,7 @@ def test_other_commands_start_no_fork_server(arguments):
     (["reprocess", "--since", "2026-01-01"], True),
     (["demo"], True),
     (["-v", "run"], True),
+    (["feeds", "add", "https://example.com/"], True),
     (["extract", "page.html"], False),
     (["feeds", "list"], False),
     (["db", "url"], False),
