@@ -21,6 +21,7 @@ import pgserver
 from pipeline import db, stages, store
 from pipeline.config import Settings
 from pipeline.run import run_steps
+from tests.airflow_support import wait_for
 from tests.conftest import free_port
 from tests.test_batch import count, settings_for
 from tests.test_stages import site_with_articles
@@ -252,7 +253,11 @@ def test_a_migrator_killed_after_a_migrations_ddl_but_before_its_mark_leaves_nei
         cur.execute("LOCK TABLE _yoyo_migration IN EXCLUSIVE MODE")
     migrator = multiprocessing.get_context("spawn").Process(target=_migrate, args=(url,))
     migrator.start()
-    _wait_for_a_backend_waiting_on_a_lock(url, "_yoyo_migration")
+    watcher = db.connect(url)
+    watcher.autocommit = True
+    wait_for(lambda: _backends_waiting_on_a_lock(watcher, "_yoyo_migration"), timeout=60,
+             what="the migrator to wait on _yoyo_migration", interval=0.05)
+    watcher.close()
     migrator.kill()
     migrator.join(30)
     holder.rollback()
@@ -263,21 +268,11 @@ def test_a_migrator_killed_after_a_migrations_ddl_but_before_its_mark_leaves_nei
     assert applied == [m.id for m in read_migrations(str(db.MIGRATIONS_DIR))]
 
 
-def _wait_for_a_backend_waiting_on_a_lock(url: str, table: str) -> None:
-    conn = db.connect(url)
-    conn.autocommit = True
-    deadline = time.monotonic() + 60
-    try:
-        with conn.cursor() as cur:
-            while time.monotonic() < deadline:
-                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND query ILIKE %s", (f"%{table}%",))
-                if cur.fetchone()[0]:
-                    return
-                time.sleep(0.05)
-    finally:
-        conn.close()
-    raise AssertionError(f"no migrator came to wait on {table} within 60 s")
+def _backends_waiting_on_a_lock(conn, table: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %s",
+                    (f"%{table}%",))
+        return cur.fetchone()[0]
 
 
 # -- Postgres restarted ---------------------------------------------------------------------------------------
