@@ -30,5 +30,5 @@ def child_process_context() -> BaseContext:
 def start_fork_server() -> None:
     """Start the fork server now, without waiting for it: it imports the modules above (about 2 s of one core)
     while the caller goes on, and the first child forked waits only for what is left of that."""
-    child_process_context()
+    child_process_context()  # sets the modules the server preloads
     multiprocessing.forkserver.ensure_running()
