@@ -31,6 +31,7 @@ RULES_VERSION = "4"
 PUBLISHER_RULES_FILE = Path(__file__).resolve().parent / "rules" / "publishers.yaml"
 
 SENTENCE_END = tuple('.?!"\'”’»')
+ASCII_LOWERCASE = re.compile("[a-z]")
 QUOTE_MARKS = re.compile(r"[\"“”«»„]")
 
 # Words a paragraph may start with, followed by a colon, that are labels and not places.
@@ -598,6 +599,8 @@ def _apply_page_blocks(paragraphs: list[_Paragraph], page: ExtractedPage, templa
 def _is_capitals_headline(key: str) -> bool:
     """A line of four words or more in capitals: with all of it a link, another story's headline set inside
     the body ("MAN ARRESTED AFTER ..."), where one linked line of ordinary text would be part of the story."""
+    if ASCII_LOWERCASE.search(key):  # nearly every line: answered in its first few characters
+        return False
     letters = [c for c in key if c.isalpha()]
     return len(key.split()) >= 4 and len(letters) >= 12 and all(c.isupper() for c in letters)
 

@@ -214,11 +214,18 @@ def trafilatura_xpaths_in_python() -> Iterator[None]:
     """Within this block, trafilatura's main extractor and its jusText/readability comparison use the selectors
     above instead of their XPath expressions. Scoped, so raw trafilatura run elsewhere in the process, as the
     benchmarks' baselines are, stays trafilatura's own."""
-    originals = [getattr(module, name) for module, name, _ in REPLACEMENTS]
-    for module, name, replacement in REPLACEMENTS:
+    with replaced_globals(REPLACEMENTS):
+        yield
+
+
+@contextmanager
+def replaced_globals(replacements: list[tuple[ModuleType, str, object]]) -> Iterator[None]:
+    """Within this block, each (module, global) reads as its replacement; the originals are back after it."""
+    originals = [getattr(module, name) for module, name, _ in replacements]
+    for module, name, replacement in replacements:
         setattr(module, name, replacement)
     try:
         yield
     finally:
-        for (module, name, _), original in zip(REPLACEMENTS, originals, strict=True):
+        for (module, name, _), original in zip(replacements, originals, strict=True):
             setattr(module, name, original)

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from justext.core import define_stoplist
 from lxml.html import document_fromstring
+from trafilatura.external import jt_stoplist_init
 from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.utils import load_html, repair_faulty_html
 from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
 
 from pipeline.extract import (
-    ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, needs_repair, parse_page, prune_raw_tree,
-    visible_text_chars,
+    ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, justext_stopwords, needs_repair,
+    page_canonical_url, page_published, parse_page, prune_raw_tree, visible_text_chars,
 )
 from pipeline.template import block_key
 
@@ -95,6 +97,40 @@ def test_the_publication_date_in_json_ld_is_read():
     html = page('<script type="application/ld+json">{"datePublished": "2024-03-01T09:00:00Z"}</script>'
                 + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS))
     assert extract_html(html, URL).published == "2024-03-01T09:00:00Z"
+
+
+@pytest.mark.parametrize("head, published", [
+    ('<meta property="article:published_time" content=" 2024-03-01T09:00:00Z ">', "2024-03-01T09:00:00Z"),
+    ('<meta name="article:published_time" content="2024-03-02">', "2024-03-02"),
+    ('<meta itemprop="datePublished" content="2024-03-03">', "2024-03-03"),
+    ('<meta property="og:published_time" content="2024-03-04">', "2024-03-04"),
+    ('<meta property="article:published_time" content=" "><meta itemprop="datePublished" content="2024-03-05">',
+     "2024-03-05"),
+    ('<meta property="article:modified_time" content="2024-03-06">', None),
+    ('<meta name="published_time" content="2024-03-07">', None),
+])
+def test_the_publication_date_is_the_first_non_blank_of_the_published_time_metas(head, published):
+    tree = document_fromstring(f"<html><head>{head}</head><body><p>Text.</p></body></html>")
+    assert page_published(tree, []) == published
+
+
+@pytest.mark.parametrize("head, canonical", [
+    ('<link rel="canonical" href="/pier-repairs"><meta property="og:url" content="https://harbour.example/og">',
+     "https://harbour.example/pier-repairs"),
+    ('<link rel="canonical" href=" "><meta property="og:url" content="https://harbour.example/og">',
+     "https://harbour.example/og"),
+    ('<link rel="alternate" href="/amp"><meta name="og:url" content="/named">', None),
+    ('<meta property="og:url" content="/og"><link rel="canonical" href="/later-in-the-page">',
+     "https://harbour.example/later-in-the-page"),
+])
+def test_the_canonical_link_wins_over_og_url_and_is_made_absolute(head, canonical):
+    tree = document_fromstring(f"<html><head>{head}</head><body><p>Text.</p></body></html>")
+    assert page_canonical_url(tree, URL) == canonical
+
+
+def test_second_opinions_give_justext_the_stop_word_set_it_would_make_of_trafilaturas_list():
+    assert justext_stopwords() == define_stoplist(jt_stoplist_init())
+    assert isinstance(justext_stopwords(), frozenset)
 
 
 SUMMARY = "The board wants the old pier open again by the summer, at a cost of two million pounds."
