@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import py3langid
 
-# Enough text to tell the language of a news article; classifying the whole body costs ten times more.
-SAMPLE_CHARS = 1000
+# Enough text to tell the language of a news article: on 1,068 of the 1,070 dev pages the same answer as the first
+# 1,000 characters give (the other two are a page of script and one in Papiamento, which neither names right), at
+# half their cost: each character is a step through a 37 MB table, about 1 µs in a worker (lockstep: 3.7% of a
+# page's processing). The whole body would cost twenty times more.
+SAMPLE_CHARS = 500
 
 py3langid.set_languages(None)  # every language; reads the model now, not on the first article
 
