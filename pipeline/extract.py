@@ -84,18 +84,29 @@ COMMENT_LIST_ID = re.compile(r"^(?:[Cc]omment(?!ary)|comol)")
 COMMENTS_CLASS = re.compile(r"^[Cc]omment(?!ary)|(?:article|post)-comments")
 
 
+class PageElement(HtmlElement):
+    """An element of a parsed page: lxml.html's, with its `text_content()` read by lxml's C text serializer.
+
+    lxml.html evaluates an XPath expression (`string()`) at each call, about three times the cost; trafilatura's
+    pruning and readability ask for the text of about 200 elements a page. Both give libxml2's content of the
+    element (its text nodes, in order): the same string on every element of the dev pages."""
+
+    def text_content(self) -> str:
+        return element_text(self)
+
+
 def _page_parser() -> HTMLParser:
     """trafilatura's HTML parser, except that every element's Python class is chosen in C.
 
     lxml.html's own parser calls a Python method (`HtmlElementClassLookup.lookup`) each time any code reaches
     an element it has no live Python object for, which trafilatura's passes and ours do thousands of times a
-    page: about a tenth of processing a page (bench/README.md). Here every element is an HtmlElement (lxml.html's
+    page: about a tenth of processing a page (bench/README.md). Here every element is a PageElement (lxml.html's
     form elements lose their form helpers, which nothing here uses); the trees, and so the extracted text, are
     the same."""
     parser = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
                         remove_pis=True)
     parser.set_element_class_lookup(ElementDefaultClassLookup(
-        element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
+        element=PageElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
     return parser
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import lxml.html
 import pytest
 from justext.core import define_stoplist
-from lxml.html import document_fromstring
+from lxml.html import HtmlElement, document_fromstring
 from trafilatura.external import jt_stoplist_init
 from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.utils import load_html, repair_faulty_html
 from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
 
 from pipeline.extract import (
-    ExtractionSignals, drop_scripts_and_styles, extract_html, is_doubtful, justext_stopwords, needs_repair,
+    ExtractionSignals, PageElement, drop_scripts_and_styles, extract_html, is_doubtful, justext_stopwords, needs_repair,
     page_canonical_url, page_published, parse_page, prune_raw_tree, visible_text_chars,
 )
 from pipeline.template import block_key
@@ -97,6 +97,18 @@ def test_the_publication_date_in_json_ld_is_read():
     html = page('<script type="application/ld+json">{"datePublished": "2024-03-01T09:00:00Z"}</script>'
                 + "".join(f"<p>{paragraph(t)}</p>" for t in TOPICS))
     assert extract_html(html, URL).published == "2024-03-01T09:00:00Z"
+
+
+def test_a_parsed_pages_elements_give_lxml_htmls_text_content_on_every_element():
+    tree = parse_page(page(
+        "<article><h1>Pier &amp; harbour</h1><p>Read <a href='/x'>more <b>about</b></a> the pier</p> tail"
+        "<ul><li>One&nbsp;crane</li><li>Two <i>ferries</i><br>and a slipway</li></ul>"
+        "<table><tr><td>cell</td><td><span>inner</span> text</td></tr></table><!-- note --></article>"
+    ))
+    elements = list(tree.iter())
+    assert all(isinstance(element, PageElement) for element in elements)
+    assert [element.text_content() for element in elements] == [HtmlElement.text_content(e) for e in elements]
+    assert tree.find(".//p").text_content() == "Read more about the pier"
 
 
 @pytest.mark.parametrize("head, published", [
