@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from pipeline.archive import RawResponse
-from pipeline.children import child_process_context
+from pipeline.children import crawler_process_context
 from pipeline.fetch import FEED_MAX_BYTES, PAGE_MAX_BYTES, Fetched, FetchError, Fetcher, FetchPolicy
 from pipeline.politeness import BudgetSettings, PolitenessBudget, registrable_domain, retry_after_until
 
@@ -100,7 +100,7 @@ class Crawler:
     """The calling process's side: sends requests to the crawler process and hands back its answers."""
 
     def __init__(self, policy: FetchPolicy, budget: BudgetSettings, respect_robots: bool = True) -> None:
-        context = child_process_context()
+        context = crawler_process_context()
         self._conn, child_conn = context.Pipe()
         self.process = context.Process(target=serve_requests, args=(child_conn, policy, budget, respect_robots),
                                        name="feedpipe-crawler", daemon=True)

@@ -1,25 +1,24 @@
-"""The `feedpipe` script: for a command that starts child processes, the fork server starts first thing.
+"""The `feedpipe` script: for a command that starts process workers, the fork server starts first thing.
 
-The command line's imports take about 1 s of one core, and the fork server's about 2 s (the same modules, the
-language model and datasketch). Started one after the other, they left the second core idle and the batch's
-crawler waiting 3 s before its first poll; started together, the first poll comes about 1 s sooner."""
+The command line's imports take about 1 s of one core, and the fork server's about 2 s (the processing code,
+the language model and datasketch). Started one after the other, they left the second core idle; started
+together, a batch's first article is loaded about 1 s sooner. The crawler does not wait for the fork server
+(it is spawned: pipeline.children), so the commands that only poll or fetch start none."""
 from __future__ import annotations
 
 import sys
 
-COMMANDS_WITH_CHILD_PROCESSES = frozenset({
-    ("run",), ("poll",), ("fetch",), ("process",), ("reprocess",), ("demo",), ("feeds", "add"),
-})
+COMMANDS_WITH_PROCESS_WORKERS = frozenset({("run",), ("process",), ("reprocess",), ("demo",)})
 
 
-def starts_child_processes(arguments: list[str]) -> bool:
-    """Whether the command in `arguments` (the script's, without its name) forks a crawler or process workers."""
+def starts_process_workers(arguments: list[str]) -> bool:
+    """Whether the command in `arguments` (the script's, without its name) starts process workers."""
     words = tuple(argument for argument in arguments if not argument.startswith("-"))
-    return words[:1] in COMMANDS_WITH_CHILD_PROCESSES or words[:2] in COMMANDS_WITH_CHILD_PROCESSES
+    return words[:1] in COMMANDS_WITH_PROCESS_WORKERS
 
 
 def main() -> None:
-    if starts_child_processes(sys.argv[1:]):
+    if starts_process_workers(sys.argv[1:]):
         from pipeline.children import start_fork_server
 
         start_fork_server()

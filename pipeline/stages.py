@@ -29,7 +29,7 @@ from pipeline import db, dedupe, store
 from pipeline.archive import (Archive, RawResponse, S3Credentials, archive_response, open_archive,
                               read_response)
 from pipeline.article import NoArticleText, PageUnavailable, article_from_response
-from pipeline.children import child_process_context
+from pipeline.children import worker_process_context
 from pipeline.clean import PUBLISHER_RULES_FILE, RuleSet, load_rules, publisher_domain
 from pipeline.config import Settings
 from pipeline.crawler import Crawler
@@ -404,7 +404,7 @@ def _run_workers(job: ProcessJob, workers: int) -> dict:
 
 def _run_pool(job: ProcessJob, workers: int) -> dict:
     totals: Counter = Counter()
-    with ProcessPoolExecutor(workers, mp_context=child_process_context(),
+    with ProcessPoolExecutor(workers, mp_context=worker_process_context(),
                              initializer=prepare_worker) as pool:
         try:
             for counts in pool.map(process_worker, [job] * workers):

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from pipeline import db, stages, store
-from pipeline.children import child_process_context
+from pipeline.children import worker_process_context
 from pipeline.parse import FeedEntry, FeedParseError, parse_feed
 from pipeline.run import run_steps
 from pipeline.storable import FIELD_CAPS
@@ -109,7 +109,7 @@ def fork_server_running() -> None:
     """The fork server feedpipe's children come from starts once per process and stays, with the processing code,
     the language model and datasketch loaded (about 240 MB): started before any figure is taken, so the first
     test measured does not charge it to its feed."""
-    child_process_context()
+    worker_process_context()
     multiprocessing.forkserver.ensure_running()
 
 

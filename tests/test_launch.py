@@ -1,5 +1,5 @@
-"""The `feedpipe` script starts the fork server first thing for the commands that fork children, so its imports
-run beside the command line's instead of after them."""
+"""The `feedpipe` script starts the fork server first thing for the commands that start process workers, so its
+imports run beside the command line's instead of after them."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pipeline.launch import starts_child_processes
+from pipeline.launch import starts_process_workers
 
 # Runs the script's entry point with the given arguments and reports, for each fork server start, whether the
 # command line had been imported by then; and whether the command ran (its --help exits 0).
@@ -38,29 +38,31 @@ def launch(*arguments: str) -> dict:
 
 
 @pytest.mark.parametrize("arguments", [["run", "--help"], ["--verbose", "process", "--help"], ["reprocess", "--help"]])
-def test_a_command_that_forks_children_starts_the_fork_server_before_importing_the_command_line(arguments):
+def test_a_command_that_starts_process_workers_starts_the_fork_server_before_importing_the_command_line(arguments):
     assert launch(*arguments) == {"starts": [False], "status": 0}
 
 
-@pytest.mark.parametrize("arguments", [["extract", "--help"], ["db", "migrate", "--help"], ["--version"]])
+@pytest.mark.parametrize("arguments", [
+    ["extract", "--help"], ["db", "migrate", "--help"], ["--version"], ["poll", "--help"], ["fetch", "--help"],
+])
 def test_other_commands_start_no_fork_server(arguments):
     assert launch(*arguments) == {"starts": [], "status": 0}
 
 
-@pytest.mark.parametrize("arguments, forks", [
+@pytest.mark.parametrize("arguments, starts_workers", [
     (["run", "--feeds", "feeds.yaml"], True),
-    (["poll"], True),
-    (["fetch"], True),
     (["process", "--workers", "2"], True),
     (["reprocess", "--since", "2026-01-01"], True),
     (["demo"], True),
     (["-v", "run"], True),
-    (["feeds", "add", "https://example.com/"], True),
+    (["poll"], False),
+    (["fetch"], False),
+    (["feeds", "add", "https://example.com/"], False),
     (["extract", "page.html"], False),
     (["feeds", "list"], False),
     (["db", "url"], False),
     (["--help"], False),
     ([], False),
 ])
-def test_which_commands_fork_children(arguments, forks):
-    assert starts_child_processes(arguments) is forks
+def test_which_commands_start_process_workers(arguments, starts_workers):
+    assert starts_process_workers(arguments) is starts_workers

@@ -1,9 +1,11 @@
 """Polling rounds against a real local HTTP server, a real Postgres and a local archive folder."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psutil
 import pytest
 
 from pipeline import db
@@ -44,6 +46,11 @@ def archive(tmp_path: Path) -> LocalArchive:
 def crawler():
     with Crawler(FetchPolicy(USER_AGENT, allow_private_addresses=True), BudgetSettings(2, 0.0, 50)) as crawler:
         yield crawler
+
+
+def test_the_crawler_is_started_by_its_caller_not_forked_from_the_fork_server(crawler):
+    """The fork server first imports the processing code and the language model, which the crawler never uses."""
+    assert psutil.Process(crawler.process.pid).ppid() == os.getpid()
 
 
 def add(conn, *urls: str) -> list[int]:

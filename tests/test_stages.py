@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import db, stages, store
-from pipeline.children import child_process_context
+from pipeline.children import worker_process_context
 from pipeline.clean import PUBLISHER_RULES_FILE
 from pipeline.config import Settings
 from pipeline.feeds import FeedSpec, load_feed_list
@@ -166,7 +166,7 @@ def test_the_pool_processes_in_more_than_one_process(web, tmp_path, database_url
 
 
 def test_a_process_worker_keeps_what_it_forked_with_out_of_garbage_collection():
-    with ProcessPoolExecutor(1, mp_context=child_process_context(), initializer=stages.prepare_worker) as pool:
+    with ProcessPoolExecutor(1, mp_context=worker_process_context(), initializer=stages.prepare_worker) as pool:
         assert pool.submit(gc.get_freeze_count).result() > 10_000
 
 
