@@ -106,9 +106,9 @@ def serve_good_feed(web) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def fork_server_running() -> None:
-    """The fork server feedpipe's children come from starts once per process and stays, with the processing code,
-    the language model and datasketch loaded (about 240 MB): started before any figure is taken, so the first
-    test measured does not charge it to its feed."""
+    """The fork server feedpipe's process workers come from starts once per process and stays, with the processing
+    code, the language model and datasketch loaded (about 240 MB): started before any figure is taken, so the
+    first test measured does not charge it to its feed."""
     worker_process_context()
     multiprocessing.forkserver.ensure_running()
 
