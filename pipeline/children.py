@@ -16,10 +16,9 @@ import multiprocessing.forkserver
 from multiprocessing.context import BaseContext
 
 # What the fork server imports before forking: `__main__` (multiprocessing's own default; the `feedpipe` script
-# imports only pipeline.launch); the stages, and through them the processing code the workers run; the language
-# model and datasketch, which process workers need and the command line's own process does not load.
-# Not the command line (typer, rich), which no child uses.
-PRELOADED_MODULES = ["__main__", "pipeline.stages", "pipeline.language", "datasketch"]
+# imports only pipeline.launch), and what the process workers need (pipeline.worker_preload), which the command
+# line's own process does not load. Not the command line (typer, rich), which no child uses.
+PRELOADED_MODULES = ["__main__", "pipeline.worker_preload"]
 
 
 def worker_process_context() -> BaseContext:

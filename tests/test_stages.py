@@ -15,6 +15,7 @@ from pipeline import db, stages, store
 from pipeline.children import worker_process_context
 from pipeline.clean import PUBLISHER_RULES_FILE
 from pipeline.config import Settings
+from pipeline.extract import justext_stopwords
 from pipeline.feeds import FeedSpec, load_feed_list
 from pipeline.run import run_batch, run_steps
 from pipeline.sample_site import serve_sample
@@ -168,6 +169,16 @@ def test_the_pool_processes_in_more_than_one_process(web, tmp_path, database_url
 def test_a_process_worker_keeps_what_it_forked_with_out_of_garbage_collection():
     with ProcessPoolExecutor(1, mp_context=worker_process_context(), initializer=stages.prepare_worker) as pool:
         assert pool.submit(gc.get_freeze_count).result() > 10_000
+
+
+def stop_word_sets_built() -> int:
+    return justext_stopwords.cache_info().misses
+
+
+def test_a_process_worker_starts_with_jusTexts_stop_words_built_by_the_fork_server():
+    with ProcessPoolExecutor(1, mp_context=worker_process_context(), initializer=stages.prepare_worker) as pool:
+        built_before_the_worker_started = pool.submit(stop_word_sets_built).result()
+    assert built_before_the_worker_started == 1
 
 
 DERIVED_COLUMNS = """a.canonical_url, a.url, a.title, a.body, a.dateline, a.authors, a.published_at, a.fetched_at,
