@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from itertools import islice
 from types import ModuleType
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from lxml.etree import Element
 from lxml.html import HtmlElement
@@ -219,7 +219,7 @@ def trafilatura_xpaths_in_python() -> Iterator[None]:
 
 
 @contextmanager
-def replaced_globals(replacements: list[tuple[ModuleType, str, object]]) -> Iterator[None]:
+def replaced_globals(replacements: Sequence[tuple[ModuleType, str, object]]) -> Iterator[None]:
     """Within this block, each (module, global) reads as its replacement; the originals are back after it."""
     originals = [getattr(module, name) for module, name, _ in replacements]
     for module, name, replacement in replacements:
