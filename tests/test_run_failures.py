@@ -128,6 +128,7 @@ def test_a_stopped_run_is_recorded_interrupted_and_its_entries_are_claimable_at_
         cur.execute("SELECT state, attempts, claimed_by_pid FROM entries")
         entries = cur.fetchall()
         assert {state for state, _, _ in entries} <= {"pending", "fetched", "loaded"}
-        assert all(attempts == 0 and pid is None for _, attempts, pid in entries)  # the stop charged no entry
+        # The stop charged no entry: a loaded entry's one attempt is the one that loaded it, and none is left claimed.
+        assert all(attempts == (state == "loaded") and pid is None for state, attempts, pid in entries), entries
         pending = sum(state == "pending" for state, _, _ in entries)
         assert pending >= 1 and len(store.claim_entries_to_fetch(cur, datetime.now(timezone.utc), 10)) == pending
