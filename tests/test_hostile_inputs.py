@@ -1,7 +1,6 @@
 """Hostile and broken inputs, each served by a real local server in a batch beside a good feed: each is refused,
 cut or repaired within bounded time and memory, and the good feed's articles are loaded all the same."""
 import json
-import multiprocessing.forkserver
 import os
 import subprocess
 import threading
@@ -14,7 +13,7 @@ import psutil
 import pytest
 
 from pipeline import db, stages, store
-from pipeline.children import worker_process_context
+from pipeline.children import start_fork_server
 from pipeline.parse import FeedEntry, FeedParseError, parse_feed
 from pipeline.run import run_steps
 from pipeline.storable import FIELD_CAPS
@@ -109,8 +108,7 @@ def fork_server_running() -> None:
     """The fork server feedpipe's process workers come from starts once per process and stays, with the processing
     code, the language model and datasketch loaded (about 240 MB): started before any figure is taken, so the
     first test measured does not charge it to its feed."""
-    worker_process_context()
-    multiprocessing.forkserver.ensure_running()
+    start_fork_server()
 
 
 @contextmanager
