@@ -37,6 +37,14 @@ TRACKING_PARAMETER = re.compile(
 )
 
 
+def article_extractor_version() -> str:
+    """The lineage's name for the method that made an article from its page: the extraction, and how much of the
+    text its language is told from. A change to either is a new version, so reprocessing rewrites the row."""
+    from pipeline.language import SAMPLE_CHARS
+
+    return f"{EXTRACTOR_VERSION}+language-{SAMPLE_CHARS}"
+
+
 @dataclass
 class Article:
     """A clean article, as stored in `articles` and printed by `feedpipe extract`."""
@@ -51,7 +59,7 @@ class Article:
     language: str | None = None
     syndication: Syndication = field(default_factory=Syndication)
     removed: list[Removal] = field(default_factory=list)
-    extractor_version: str = EXTRACTOR_VERSION
+    extractor_version: str = field(default_factory=article_extractor_version)
     rules_version: str = RULES_VERSION
     publisher: str | None = None
     learnable_lines: list[str] = field(default_factory=list)
@@ -103,7 +111,7 @@ def normalize_article(
     fallback_published: datetime | None = None,
     publisher: str | None = None,
 ) -> Article:
-    from pipeline.language import identify_language  # the model is read on first use, not with this module
+    from pipeline import language  # the model is read on first use, not with this module
 
     normalized = [normalize_text(p) for p in cleaned.paragraphs]
     paragraphs = [p for p in normalized if p]
@@ -116,7 +124,7 @@ def normalize_article(
         dateline=normalize_text(cleaned.dateline).rstrip(" :") if cleaned.dateline else None,
         authors=unique_authors(cleaned.page.authors),
         published_at=parse_published(cleaned.page.published) or as_utc(fallback_published),
-        language=identify_language("\n".join(paragraphs) or cleaned.page.title or ""),
+        language=language.identify_language("\n".join(paragraphs) or cleaned.page.title or ""),
         syndication=Syndication(
             syndicated=cleaned.syndication.syndicated,
             agency=cleaned.syndication.agency,

@@ -84,3 +84,13 @@ def test_section_labels_and_date_fragments_are_not_authors():
     page = ExtractedPage(title="t", paragraphs=["x"], authors=byline)
     assert article(page).authors == ["Arjun Mehta", "Reuters", "Global Wire Service", "May Chen",
                                      "Harbour Post Wire Desk"]
+
+
+def test_the_language_sample_is_part_of_the_extractor_version(monkeypatch):
+    from pipeline import language
+
+    page = ExtractedPage(title="t", paragraphs=["The railways will add four hundred sleeper coaches."])
+    today = article(page).extractor_version
+    monkeypatch.setattr(language, "SAMPLE_CHARS", 2 * language.SAMPLE_CHARS)
+    assert article(page).extractor_version != today
+    assert today.endswith(f"+language-{language.SAMPLE_CHARS // 2}")
