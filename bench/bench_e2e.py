@@ -5,7 +5,8 @@ syndicated copies) in --feeds feeds on --hosts loopback hosts. The benchmark goe
 them raw `trafilatura.extract` over every page in this process (the baseline), then `feedpipe run` as a
 subprocess (per-domain delay 0, private addresses allowed) into a fresh embedded Postgres with a local archive
 folder, then the same batch on top of --preload articles already stored (a copy of one database loaded with bulk
-SQL: articles, stories, dedupe keys, learned-boilerplate counters, entries); a last baseline closes the rounds.
+SQL: articles, stories, dedupe keys, learned-boilerplate counters, entries), those two in the other order in
+even rounds so that a steady drift of the machine cancels out; a last baseline closes the rounds.
 Then feedpipe runs --large articles, one more base run after it, and the base batch with an S3 archive on a moto
 server.
 
@@ -494,14 +495,16 @@ def main() -> int:
         for number in range(1, args.rounds + 1):
             baselines.append(trafilatura_baseline(site, args.articles))
             print(f"round {number}: baseline {baselines[-1].rate:.1f} pages/s")
-            runs.append(run_feedpipe(f"folder {number}", "folder", site, port, workdir, number))
-            print(f"round {number}: folder {runs[-1].rate:.1f} articles/s")
-            if args.preload:
-                copy_url = copy_database(stored[0], f"batch_{number}")
-                runs.append(run_feedpipe(f"preloaded {number}", "preloaded", site, port, workdir, number,
-                                         args.preload, database=(copy_url, stored[1])))
-                drop_database(copy_url)
-                print(f"round {number}: on {args.preload:,} stored {runs[-1].rate:.1f} articles/s")
+            kinds = ["folder", "preloaded"] if args.preload else ["folder"]
+            for kind in kinds if number % 2 else reversed(kinds):  # ABBA: a drift over the rounds cancels out
+                if kind == "folder":
+                    runs.append(run_feedpipe(f"folder {number}", "folder", site, port, workdir, number))
+                else:
+                    copy_url = copy_database(stored[0], f"batch_{number}")
+                    runs.append(run_feedpipe(f"preloaded {number}", "preloaded", site, port, workdir, number,
+                                             args.preload, database=(copy_url, stored[1])))
+                    drop_database(copy_url)
+                print(f"round {number}: {runs[-1].label} {runs[-1].rate:.1f} articles/s")
         baselines.append(trafilatura_baseline(site, args.articles))
         print(f"baseline after the rounds: {baselines[-1].rate:.1f} pages/s")
         if args.large:
