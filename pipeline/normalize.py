@@ -111,7 +111,7 @@ def normalize_article(
     fallback_published: datetime | None = None,
     publisher: str | None = None,
 ) -> Article:
-    from pipeline import language  # the model is read on first use, not with this module
+    from pipeline.language import identify_language  # the model is read on first use, not with this module
 
     normalized = [normalize_text(p) for p in cleaned.paragraphs]
     paragraphs = [p for p in normalized if p]
@@ -124,7 +124,7 @@ def normalize_article(
         dateline=normalize_text(cleaned.dateline).rstrip(" :") if cleaned.dateline else None,
         authors=unique_authors(cleaned.page.authors),
         published_at=parse_published(cleaned.page.published) or as_utc(fallback_published),
-        language=language.identify_language("\n".join(paragraphs) or cleaned.page.title or ""),
+        language=identify_language("\n".join(paragraphs) or cleaned.page.title or ""),
         syndication=Syndication(
             syndicated=cleaned.syndication.syndicated,
             agency=cleaned.syndication.agency,

@@ -86,11 +86,13 @@ def test_section_labels_and_date_fragments_are_not_authors():
                                      "Harbour Post Wire Desk"]
 
 
-def test_the_language_sample_is_part_of_the_extractor_version(monkeypatch):
+def test_the_extractor_version_names_the_language_sample_so_a_new_sample_rewrites_rows(monkeypatch):
     from pipeline import language
 
     page = ExtractedPage(title="t", paragraphs=["The railways will add four hundred sleeper coaches."])
-    today = article(page).extractor_version
-    monkeypatch.setattr(language, "SAMPLE_CHARS", 2 * language.SAMPLE_CHARS)
-    assert article(page).extractor_version != today
-    assert today.endswith(f"+language-{language.SAMPLE_CHARS // 2}")
+    monkeypatch.setattr(language, "SAMPLE_CHARS", 500)
+    from_500 = article(page).extractor_version
+    monkeypatch.setattr(language, "SAMPLE_CHARS", 1000)
+    from_1000 = article(page).extractor_version
+    assert from_500.endswith("+language-500") and from_1000.endswith("+language-1000")
+    assert from_500.removesuffix("500") == from_1000.removesuffix("1000")
