@@ -6,7 +6,7 @@ them raw `trafilatura.extract` over every page in this process (the baseline), t
 subprocess (per-domain delay 0, private addresses allowed) into a fresh embedded Postgres with a local archive
 folder, then the same batch on top of --preload articles already stored (a copy of one database loaded with bulk
 SQL: articles, stories, dedupe keys, learned-boilerplate counters, entries), those two in the other order in
-even rounds so that a steady drift of the machine cancels out; a last baseline closes the rounds.
+even rounds, so that neither kind always runs first after a baseline; a last baseline closes the rounds.
 Then feedpipe runs --large articles, one more base run after it, and the base batch with an S3 archive on a moto
 server.
 
@@ -21,7 +21,8 @@ psutil for memory (RSS and PSS) and CPU time. Time per stage comes from `ingest_
 schema has it. Prints a table and pass/miss per target, writes bench/results/latest.json and
 bench/results/throughput.png. Exits 1 when a measured target is missed.
 
-    python bench/bench_e2e.py [--articles 2000] [--large 20000] [--preload 200000] [--rounds 3] [--feeds 50] [--hosts 10]
+    python bench/bench_e2e.py [--articles 2000] [--large 20000] [--preload 200000] [--rounds 3]
+                              [--feeds 50] [--hosts 10] [--no-s3]
     python bench/bench_e2e.py --articles 200 --large 0 --preload 0 --rounds 1 --no-s3     # a quick check
 """
 from __future__ import annotations
@@ -78,8 +79,8 @@ class Baseline:
 
     @classmethod
     def pooled(cls, *measures: "Baseline") -> "Baseline":
-        """Measures pooled: the two just before and just after a feedpipe run split the machine's drift over the
-        run between them, where one measure taken before it would land all of it on the ratio."""
+        """Measures pooled: the two just before and just after a round split the machine's drift over the round
+        between them, where one measure taken before it would land all of it on the ratio."""
         return cls(sum(m.pages for m in measures), sum(m.seconds for m in measures),
                    sum(m.cpu_seconds for m in measures))
 
@@ -140,7 +141,7 @@ class RunFigures:
     postgres_cpu_seconds: float
     stage_seconds: dict[str, float] | None
     load_average: tuple[float, float, float]
-    trafilatura_rate: float = 0.0  # the baseline nearest the run: pooled just before and after it where there are two
+    trafilatura_rate: float = 0.0  # the baseline nearest the run (see assign_baselines); set once all are measured
 
     @property
     def rate(self) -> float:
@@ -210,6 +211,10 @@ def run_feedpipe(label: str, kind: str, site: loopback_news.Site, port: int, wor
         raise SystemExit(f"feedpipe run ({label}) exited {main.returncode}; see {home / 'feedpipe.log'}:\n"
                          + (home / "feedpipe.log").read_text()[-3000:])
     loaded, failed, stage_seconds = run_counters(database_url)
+    if database is None:  # stopped now, so that its autovacuum and checkpoints fall in no later run
+        stop_databases([pgdata])
+    if loaded == 0:
+        raise SystemExit(f"feedpipe run ({label}) loaded no article; see {home / 'feedpipe.log'}")
     postgres_cpu = sum(seconds_used - postgres_before.cpu_seconds.get(pid, 0.0)
                        for pid, seconds_used in postgres.cpu_seconds.items())
     return RunFigures(
@@ -269,12 +274,12 @@ def copy_database(url: str, copy: str) -> str:
 
 
 def drop_database(url: str) -> None:
-    server_command(url, f'DROP DATABASE "{database_name(url)}"')
+    server_command(url, f'DROP DATABASE "{database_name(url)}" WITH (FORCE)')
 
 
-def stop_databases() -> None:
-    """Fast shutdown (SIGINT) of every embedded server the benchmark started."""
-    postmasters = [processes[0] for processes in map(postmaster_processes, DATABASES) if processes]
+def stop_databases(folders: list[Path]) -> None:
+    """Fast shutdown (SIGINT) of the embedded servers with these data folders (those still running)."""
+    postmasters = [processes[0] for processes in map(postmaster_processes, folders) if processes]
     for postmaster in postmasters:
         postmaster.send_signal(signal.SIGINT)
     psutil.wait_procs(postmasters, timeout=30)
@@ -342,10 +347,9 @@ def per_article_stages(run: RunFigures) -> str:
     return ", ".join(f"{stage} {1000 * float(run.stage_seconds[stage]) / run.loaded:.1f}" for stage in stages)
 
 
-def print_runs(baselines: list[Baseline], runs: list[RunFigures]) -> None:
-    print("raw trafilatura.extract, one process: " + "; ".join(
-        f"{measure.rate:.1f}" for measure in baselines) + " pages/s in turn; "
-        f"{1000 * Baseline.pooled(*baselines).cpu_seconds / Baseline.pooled(*baselines).pages:.0f} ms CPU per page")
+def print_runs(baselines: list[Baseline], pooled: Baseline, runs: list[RunFigures]) -> None:
+    print("raw trafilatura.extract, one process: " + "; ".join(f"{measure.rate:.1f}" for measure in baselines)
+          + f" pages/s in turn; {1000 * pooled.cpu_seconds / pooled.pages:.0f} ms CPU per page")
     print(f"{'run':<22} {'archive':<7} {'preloaded':>9} {'loaded':>7} {'failed':>6} {'seconds':>8} {'art/s':>6} "
           f"{'traf/s':>6} {'x traf':>6} {'cores':>5} {'feedpipe MB rss/pss':>19} {'procs':>5} "
           f"{'postgres MB rss/pss':>19} {'ms CPU/art fp/pg':>16} {'load':>5}")
@@ -365,7 +369,7 @@ def print_runs(baselines: list[Baseline], runs: list[RunFigures]) -> None:
 
 
 def neighbours(runs: list[RunFigures], run: RunFigures, kind: str) -> list[RunFigures]:
-    """The runs of `kind` just before and just after `run` in the order they ran (one, or none, at an end)."""
+    """The nearest runs of `kind` before and after `run` in the order they ran (one, or none, at an end)."""
     at = runs.index(run)
     before = [other for other in runs[:at] if other.kind == kind][-1:]
     after = [other for other in runs[at + 1:] if other.kind == kind][:1]
@@ -410,7 +414,7 @@ def targets(runs: list[RunFigures]) -> list[dict]:
             for name, figure, each, ok in judged]
 
 
-def plot(baselines: list[Baseline], runs: list[RunFigures], path: Path) -> None:
+def plot(baseline: Baseline, runs: list[RunFigures], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -429,7 +433,6 @@ def plot(baselines: list[Baseline], runs: list[RunFigures], path: Path) -> None:
             fresh.setdefault(run.batch, []).append(run.rate)
     if len(fresh) > 1:
         axes.plot(sorted(fresh), [statistics.median(fresh[batch]) for batch in sorted(fresh)], "C0-", linewidth=0.8)
-    baseline = Baseline.pooled(*baselines)
     axes.axhline(baseline.rate, color="grey", linestyle="--", label="raw trafilatura.extract, one process (pooled)")
     axes.axhline(baseline.rate * TARGET_RATIO_TO_TRAFILATURA, color="green", linestyle=":", label="target: 1.5x")
     axes.set_xscale("log")
@@ -448,16 +451,14 @@ def git_commit() -> str:
     return result.stdout.strip()
 
 
-def build_and_serve(folder: Path, articles: int, feeds: int, hosts: int,
-                    servers: list[multiprocessing.Process]) -> tuple[loopback_news.Site, int]:
-    """Build a site of `articles` pages in `feeds` feeds and serve it on `hosts` loopback hosts; returns the site
-    and its port, and adds its server to `servers`."""
+def build_and_serve(folder: Path, articles: int, feeds: int,
+                    hosts: int) -> tuple[loopback_news.Site, multiprocessing.Process, int]:
+    """Build a site of `articles` pages in `feeds` feeds and serve it on `hosts` loopback hosts; returns the site,
+    its server process and its port."""
     started = time.perf_counter()
     site = loopback_news.build_site(folder, articles, feeds, hosts)
     print(f"built {articles:,} pages in {feeds} feeds in {time.perf_counter() - started:.0f} s")
-    server, port = loopback_news.start_server(site.folder, hosts)
-    servers.append(server)
-    return site, port
+    return site, *loopback_news.start_server(site.folder, hosts)
 
 
 def assign_baselines(runs: list[RunFigures], baselines: list[Baseline]) -> None:
@@ -483,6 +484,8 @@ def main() -> int:
     parser.add_argument("--no-s3", action="store_true", help="skip the run with the S3 (moto) archive")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for latest.json and the plot")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated (SIGTERM)"))  # report what was measured
 
     began = time.perf_counter()
@@ -494,24 +497,27 @@ def main() -> int:
     baselines: list[Baseline] = []  # one before each round and one after the last
     failure = None
     try:
-        site, port = build_and_serve(workdir / "site", args.articles, args.feeds, args.hosts, servers)
+        site, server, port = build_and_serve(workdir / "site", args.articles, args.feeds, args.hosts)
+        servers.append(server)
         if args.large:
-            large_site, large_port = build_and_serve(workdir / "large-site", args.large, args.feeds, args.hosts, servers)
+            large_site, large_server, large_port = build_and_serve(workdir / "large-site", args.large, args.feeds,
+                                                                   args.hosts)
+            servers.append(large_server)
         if args.preload:
-            stored = fresh_database(workdir / "preloaded-db")
-            seconds = preload(stored[0], site, port, args.preload)
+            stored_url, stored_pgdata = fresh_database(workdir / "preloaded-db")
+            seconds = preload(stored_url, site, port, args.preload)
             print(f"preloaded {args.preload:,} articles in {seconds:.0f} s")
+        kinds = ["folder", "preloaded"] if args.preload else ["folder"]
         for number in range(1, args.rounds + 1):
             baselines.append(trafilatura_baseline(site, args.articles))
             print(f"round {number}: baseline {baselines[-1].rate:.1f} pages/s")
-            kinds = ["folder", "preloaded"] if args.preload else ["folder"]
-            for kind in kinds if number % 2 else reversed(kinds):  # ABBA: a drift over the rounds cancels out
+            for kind in kinds if number % 2 else reversed(kinds):  # neither kind always first after a baseline
                 if kind == "folder":
                     runs.append(run_feedpipe(f"folder {number}", "folder", site, port, workdir, number))
                 else:
-                    copy_url = copy_database(stored[0], f"batch_{number}")
+                    copy_url = copy_database(stored_url, f"batch_{number}")
                     runs.append(run_feedpipe(f"preloaded {number}", "preloaded", site, port, workdir, number,
-                                             args.preload, database=(copy_url, stored[1])))
+                                             args.preload, database=(copy_url, stored_pgdata)))
                     drop_database(copy_url)
                 print(f"round {number}: {runs[-1].label} {runs[-1].rate:.1f} articles/s")
         baselines.append(trafilatura_baseline(site, args.articles))
@@ -534,14 +540,15 @@ def main() -> int:
     finally:
         for server in servers:
             server.terminate()
-        stop_databases()
+        stop_databases(DATABASES)
         shutil.rmtree(workdir, ignore_errors=True)
     total_seconds = time.perf_counter() - began
 
     if not runs:
         return 1
     assign_baselines(runs, baselines)
-    print_runs(baselines, runs)
+    pooled = Baseline.pooled(*baselines)
+    print_runs(baselines, pooled, runs)
     checks = targets(runs)
     for check in checks:
         each = f" (each: {', '.join(map(str, check['each']))})" if len(check["each"]) > 1 else ""
@@ -549,8 +556,7 @@ def main() -> int:
     print(f"whole benchmark: {total_seconds:.0f} s; load average at start {load_at_start[0]:.1f}, "
           f"at end {os.getloadavg()[0]:.1f}")
     args.results.mkdir(parents=True, exist_ok=True)
-    plot(baselines, runs, args.results / "throughput.png")
-    pooled = Baseline.pooled(*baselines)
+    plot(pooled, runs, args.results / "throughput.png")
     (args.results / "latest.json").write_text(json.dumps({
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": commit,
