@@ -13,8 +13,8 @@ server.
 Why rounds: the machine's speed swings by 20-40% within minutes, and a target that compares two runs minutes
 apart judges the swing as much as the code. Each target therefore compares runs taken side by side: the ratio
 to trafilatura is each round's base run against the baselines just before and after it, the preloaded batch is
-each round's against that round's base run, and the large run is against the base runs just before and after
-it. A round's figure is one measurement; the target is judged on the median of the rounds.
+each round's against that round's base run, and the large run is against the nearest base runs before and
+after it. A round's figure is one measurement; the target is judged on the median of the rounds.
 
 While feedpipe runs, its process tree (main, crawler, process workers) and Postgres' processes are sampled with
 psutil for memory (RSS and PSS) and CPU time. Time per stage comes from `ingest_runs.stage_seconds` where the
